@@ -1,0 +1,78 @@
+"""Few, precise exceptions, mapped to HTTP once and rendered in one JSON shape:
+{"error": code, "message": text, "fields": {field: message}}."""
+from flask import jsonify, request
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException
+
+
+class ApiError(Exception):
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, fields: dict | None = None):
+        super().__init__(message)
+        self.message = message
+        self.fields = fields or {}
+
+
+class MalformedBody(ApiError):
+    status, code = 400, "malformed_body"
+
+
+class Unauthorized(ApiError):
+    status, code = 401, "unauthorized"
+
+
+class CommentNotFound(ApiError):
+    status, code = 404, "not_found"
+
+
+class SiteNotFound(ApiError):
+    status, code = 404, "site_not_found"
+
+
+class UnsupportedMediaType(ApiError):
+    status, code = 415, "unsupported_media_type"
+
+
+class InvalidFields(ApiError):
+    status, code = 422, "invalid_fields"
+
+
+class StorageUnavailable(ApiError):
+    status, code = 503, "storage_unavailable"
+
+
+class IllegalTransition(ApiError):
+    status, code = 409, "illegal_transition"
+
+
+def render_error(status: int, code: str, message: str, fields: dict | None = None):
+    response = jsonify(error=code, message=message, fields=fields or {})
+    response.status_code = status
+    return response
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def init_app(app) -> None:
+    @app.errorhandler(ApiError)
+    def handle_api_error(error: ApiError):
+        return render_error(error.status, error.code, error.message, error.fields)
+
+    @app.errorhandler(HTTPException)
+    def handle_http_error(error: HTTPException):
+        if not wants_json():
+            return error
+        code = (error.name or "error").lower().replace(" ", "_")
+        return render_error(error.code or 500, code, error.description or error.name)
+
+    @app.errorhandler(OperationalError)
+    def handle_storage_down(error: OperationalError):
+        app.logger.error("storage unavailable: %s", type(error.orig).__name__)
+        message = "Storage is unavailable; nothing was saved. Retry later."
+        if wants_json():
+            return render_error(503, StorageUnavailable.code, message)
+        return message, 503

@@ -1,0 +1,58 @@
+"""Work in Redis: the checks are RQ jobs, enqueued by dotted path (the web never imports
+the workers). A job carries the comment's public id only."""
+import logging
+
+from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from rq import Callback, Queue, Retry
+
+from .settings import Settings
+from .tables import CHECKS
+
+log = logging.getLogger(__name__)
+
+CHECK_FUNCTIONS = {check: f"workers.checks.check_{check}" for check in CHECKS}
+FAILURE_CALLBACK = "workers.checks.on_check_failure"
+REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
+
+
+def connect_redis(url: str) -> Redis:
+    return Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=5, health_check_interval=30)
+
+
+def job_id(check: str, comment_id: str) -> str:
+    return f"{check}-{comment_id}"
+
+
+def enqueue_checks(redis: Redis, settings: Settings, comment_id: str, checks=CHECKS) -> None:
+    """Enqueue the checks of one comment in one Redis round trip."""
+    with redis.pipeline() as pipe:
+        for check in checks:
+            job = Queue.prepare_data(
+                CHECK_FUNCTIONS[check],
+                args=(comment_id,),
+                job_id=job_id(check, comment_id),
+                timeout=settings.check_timeout,
+                retry=Retry(max=len(settings.check_retries), interval=list(settings.check_retries)),
+                on_failure=Callback(FAILURE_CALLBACK),
+                result_ttl=3600,
+                description=f"{check} check of comment {comment_id}",
+            )
+            Queue(check, connection=redis).enqueue_many([job], pipeline=pipe)
+        pipe.execute()
+
+
+def try_enqueue_checks(redis: Redis, settings: Settings, comment_id: str) -> bool:
+    """Enqueue, or leave the comment to the sweeper when Redis cannot be reached: the
+    comment is already stored, so the submission still succeeds."""
+    try:
+        enqueue_checks(redis, settings, comment_id)
+    except REDIS_DOWN as error:
+        log.warning("redis unavailable, comment %s left to the sweeper: %s", comment_id, type(error).__name__)
+        return False
+    return True
+
+
+def init_app(app) -> None:
+    app.extensions["redis"] = connect_redis(app.config["SETTINGS"].redis_url)

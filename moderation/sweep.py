@@ -1,0 +1,67 @@
+"""The sweeper: finds pending comments whose checks are not in Redis and enqueues them.
+
+The database is the source of truth. A comment accepted while Redis was down (or lost
+when Redis restarted empty) has no job; the sweeper enqueues it. A job that ended in
+RQ's failed registry is not retried forever: its check is recorded as failed, and the
+comment follows the fail policy.
+"""
+from dataclasses import dataclass
+from datetime import timedelta
+
+from redis import Redis
+from rq.job import Job, JobStatus
+from sqlalchemy import select
+from sqlalchemy.orm import sessionmaker
+
+from .decisions import record_failures
+from .jobs import enqueue_checks, job_id
+from .settings import Settings
+from .tables import CHECKS, CheckResult, Comment, utcnow
+
+ALIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED, JobStatus.CREATED}
+BATCH = 500
+
+
+@dataclass
+class SweepReport:
+    pending: int = 0
+    enqueued: int = 0
+    failed: int = 0
+
+
+def sweep_pending(sessions: sessionmaker, redis: Redis, settings: Settings) -> SweepReport:
+    report = SweepReport()
+    cutoff = utcnow() - timedelta(seconds=settings.sweep_after)
+    with sessions() as session:
+        stale = session.execute(
+            select(Comment.public_id, Comment.id)
+            .where(Comment.status == "pending", Comment.created_at < cutoff)
+            .order_by(Comment.created_at)
+            .limit(BATCH)
+        ).all()
+        done = {
+            (comment_id, check)
+            for comment_id, check in session.execute(
+                select(CheckResult.comment_id, CheckResult.check).where(
+                    CheckResult.comment_id.in_([row.id for row in stale])
+                )
+            )
+        }
+    report.pending = len(stale)
+    for public_id, row_id in stale:
+        missing = [check for check in CHECKS if (row_id, check) not in done]
+        statuses = job_statuses(redis, public_id, missing)
+        lost = [check for check in missing if statuses[check] not in ALIVE and statuses[check] != JobStatus.FAILED]
+        failed = [check for check in missing if statuses[check] == JobStatus.FAILED]
+        if lost:
+            enqueue_checks(redis, settings, public_id, lost)
+            report.enqueued += 1
+        if failed:
+            record_failures(sessions, public_id, failed, "failed after retries")
+            report.failed += 1
+    return report
+
+
+def job_statuses(redis: Redis, comment_id: str, checks: list[str]) -> dict[str, JobStatus | None]:
+    jobs = Job.fetch_many([job_id(check, comment_id) for check in checks], connection=redis)
+    return {check: job.get_status(refresh=False) if job else None for check, job in zip(checks, jobs)}
