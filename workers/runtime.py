@@ -1,0 +1,34 @@
+"""What a worker process holds: its settings, a session factory, Redis, the loaded models.
+
+`configure` is called once at start (by __main__, or by the tests with their settings);
+`load_models` loads the artifacts once, before any work.
+"""
+from models.scoring import Model, load_model
+from moderation.db import connect
+from moderation.jobs import connect_redis
+from moderation.settings import Settings
+
+_state: dict = {}
+
+
+def configure(settings: Settings, models: dict[str, Model] | None = None) -> None:
+    _state.clear()
+    _state.update(
+        settings=settings,
+        sessions=connect(settings.database_url),
+        redis=connect_redis(settings.redis_url),
+        models=dict(models or {}),
+    )
+
+
+def current(name: str):
+    if not _state:
+        configure(Settings.from_env())
+    return _state[name]
+
+
+def model(check: str) -> Model:
+    models = current("models")
+    if check not in models:
+        models[check] = load_model(check)
+    return models[check]
