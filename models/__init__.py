@@ -1,0 +1,1 @@
+"""The ML models: training (train), data (datasets), loading and scoring (scoring)."""
