@@ -9,8 +9,8 @@ from .comments import get_comment, list_thread, submit_comment
 from .errors import InvalidFields, MalformedBody, SiteNotFound, UnsupportedMediaType
 from .jobs import try_enqueue_checks
 from .privacy import mask_email
-from .schemas import CommentIn, field_errors
-from .sites import authenticated_site, find_site
+from .schemas import CommentIn, can_store, field_errors
+from .sites import SLUG_PATTERN, authenticated_site, find_site
 from .tables import CHECKS, Comment
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -44,10 +44,11 @@ def show_thread(site_slug: str, article_id: str):
     session = db.session()
     page = positive_int("page", 1)
     per_page = min(positive_int("per_page", 50), MAX_PER_PAGE)
-    site = find_site(session, site_slug)
+    site = find_site(session, site_slug) if SLUG_PATTERN.match(site_slug) else None
     if site is None:
         raise SiteNotFound(f"No site {site_slug!r}.")
-    comments, total = list_thread(session, site.id, article_id, page, per_page)
+    stored = can_store(article_id, "article_id")
+    comments, total = list_thread(session, site.id, article_id, page, per_page) if stored else ([], 0)
     more = page * per_page < total
     return jsonify(
         site=site_slug,

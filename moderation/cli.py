@@ -1,6 +1,7 @@
 """Operator commands: flask --app moderation <command>."""
 import click
 from flask import current_app
+from flask.cli import with_appcontext
 
 from .db import transaction
 from .migrate import upgrade_database
@@ -9,6 +10,7 @@ from .sweep import sweep_pending
 
 
 @click.command("migrate")
+@with_appcontext
 def migrate_command():
     """Bring the database schema up to date (Alembic)."""
     upgrade_database(current_app.config["SETTINGS"].database_url)
@@ -16,6 +18,7 @@ def migrate_command():
 
 
 @click.command("create-site")
+@with_appcontext
 @click.argument("slug")
 @click.option("--name", help="Display name (defaults to the slug).")
 @click.option("--key", help="Use this API key instead of a random one (sk_<12 hex>_<secret>).")
@@ -30,6 +33,7 @@ def create_site_command(slug: str, name: str | None, key: str | None):
 
 
 @click.command("sweep")
+@with_appcontext
 def sweep_command():
     """Enqueue pending comments that have no live job; apply the fail policy to failed ones."""
     report = sweep_pending(current_app.extensions["sessions"], current_app.extensions["redis"], current_app.config["SETTINGS"])

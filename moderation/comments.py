@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from .errors import CommentNotFound, InvalidFields
 from .privacy import Vault
-from .schemas import CommentIn
+from .schemas import CommentIn, can_store
 from .sites import SiteRef
 from .tables import Article, Comment
 from .text import detect_language
@@ -79,7 +79,9 @@ def find_parent(session: Session, site: SiteRef, article_id: int, parent_public_
 
 
 def get_comment(session: Session, site: SiteRef, public_id: str) -> Comment:
-    comment = session.scalar(select(Comment).where(Comment.public_id == public_id, Comment.site_id == site.id))
+    comment = None
+    if can_store(public_id, "parent_id"):
+        comment = session.scalar(select(Comment).where(Comment.public_id == public_id, Comment.site_id == site.id))
     if comment is None:
         raise CommentNotFound(f"No comment with id {public_id!r} for this site.")
     return comment

@@ -36,6 +36,16 @@ def check_text(value):
     return value
 
 
+def can_store(value: str, name: str) -> bool:
+    """Whether an id from a URL could have been stored under `name`; others are never looked
+    up (PostgreSQL cannot even compare a string holding NUL)."""
+    try:
+        check_text(value)
+    except ValueError:
+        return False
+    return len(value) <= LIMITS[name]
+
+
 def not_blank(value: str) -> str:
     if not value.strip():
         raise ValueError("Must not be blank.")

@@ -9,7 +9,7 @@ import workers.runtime
 from moderation.tables import AuditEvent, CheckResult, Comment
 from workers.checks import check_spam, check_toxicity
 
-BENIGN = "Terima kasih atas beritanya, semoga hubungan kedua negara membaik."
+BENIGN = "Perundingan seperti ini perlu waktu, semoga kedua pihak tetap berdialog."
 
 
 def submit(client, site, comment_payload, **overrides) -> str:

@@ -9,7 +9,7 @@ from sqlalchemy import create_engine, inspect, text
 
 from moderation.privacy import Vault, mask_email
 
-EMAIL = "Zxq.Privacy-Canary_77@example-canary.test"
+EMAIL = "Zxq.Privacy-Canary_77@canary-mail.co.id"
 NEEDLES = [EMAIL.encode(), EMAIL.lower().encode(), b"privacy-canary_77", b"zxq.privacy"]
 
 

@@ -11,7 +11,7 @@ import workers.runtime
 from moderation import create_app
 from moderation.tables import Comment
 
-BENIGN = "Berita yang bagus, terima kasih redaksi Poros Warta."
+BENIGN = "Perundingan seperti ini perlu waktu, semoga kedua pihak tetap berdialog."
 
 
 def status_of(app, comment_id):
