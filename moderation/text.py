@@ -78,6 +78,8 @@ _INDONESIAN = frozenset("""
     gimana bagaimana siapa saya aku gue gua gw kamu lu lo elo kita kami mereka dia nya pada
     oleh para semua sangat banget bgt baru bikin harus hanya cuma memang emang pak bu bang kak
     mas mbak min wkwk wkwkwk dalam bahwa seperti kayak kaya biar terus trus banyak orang
+    semoga agar supaya sebagai setelah sebelum tentang antara namun jika bila ketika sedang telah
+    pernah selalu lebih paling sekali begitu tersebut adalah ialah yaitu kepada bagi hingga tanpa secara
 """.split())
 _ENGLISH = frozenset("""
     the a an and or but is are was were be been being to of in on at for with this that these

@@ -46,6 +46,7 @@ def test_comment_is_decided_with_scores_reasons_and_versions(client, site, comme
     assert body["reasons"]["rule"] == "below_thresholds"
     assert set(body["reasons"]["checks"]["spam"]["thresholds"]) == {"flag", "reject"}
     assert body["author_email"] == "b***o@e***.co.id"
+    assert body["created_at"].endswith("+00:00") and body["decided_at"] >= body["created_at"]
 
 
 def test_gambling_promotion_is_not_published(client, site, comment_payload, work):
