@@ -36,7 +36,7 @@ def create_site_command(slug: str, name: str | None, key: str | None):
 @with_appcontext
 def sweep_command():
     """Enqueue pending comments that have no live job; apply the fail policy to failed ones."""
-    report = sweep_pending(current_app.extensions["sessions"], current_app.extensions["redis"], current_app.config["SETTINGS"])
+    report = sweep_pending(current_app.extensions["sessions"], current_app.extensions["checks"], current_app.config["SETTINGS"])
     click.echo(f"pending {report.pending}, re-enqueued {report.enqueued}, failed for good {report.failed}")
 
 

@@ -1,9 +1,15 @@
 """The database: one engine and session factory per process, a session per request."""
+import fcntl
+import os
 from contextlib import contextmanager
+from pathlib import Path
 
 from flask import current_app, g
-from sqlalchemy import create_engine, event
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+
+WRITES = ("INSERT", "UPDATE", "DELETE", "REPLAC")
 
 
 class Base(DeclarativeBase):
@@ -12,13 +18,49 @@ class Base(DeclarativeBase):
 
 def connect(database_url: str) -> sessionmaker:
     """Create the engine for a URL and return its session factory."""
-    options = {"hide_parameters": True, "pool_pre_ping": True}
+    options = {"hide_parameters": True}
     if database_url.startswith("sqlite"):
         options["connect_args"] = {"timeout": 15}
+    else:  # a server may restart under us; a file cannot
+        options["pool_pre_ping"] = True
     engine = create_engine(database_url, **options)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _tune_sqlite)
+        if engine.url.database not in (None, "", ":memory:"):
+            queue_sqlite_writers(engine, Path(engine.url.database + ".writers"))
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def queue_sqlite_writers(engine: Engine, lock_path: Path) -> None:
+    """Make SQLite writers from every process wait in the kernel (flock) for each other.
+
+    SQLite's own busy handler sleeps at least 1 ms whenever two writers collide, which
+    idles the CPU and halves the throughput of two web processes; a blocking file lock
+    wakes the next writer as soon as the last one commits. SQLite's locks still guarantee
+    correctness; this only orders the writers."""
+
+    @event.listens_for(engine, "connect")
+    def open_lock(dbapi_connection, record):
+        record.info["writer_lock"] = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+
+    @event.listens_for(engine, "close")
+    def close_lock(dbapi_connection, record):
+        os.close(record.info.pop("writer_lock"))
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def wait_to_write(connection, cursor, statement, parameters, context, executemany):
+        record = connection.connection._connection_record
+        if not record.info.get("writing") and statement.lstrip()[:6].upper() in WRITES:
+            fcntl.flock(record.info["writer_lock"], fcntl.LOCK_EX)
+            record.info["writing"] = True
+
+    def done_writing(dbapi_connection, record, *_):
+        if record.info.pop("writing", False):
+            fcntl.flock(record.info["writer_lock"], fcntl.LOCK_UN)
+
+    event.listen(engine, "commit", lambda connection: done_writing(None, connection.connection._connection_record))
+    event.listen(engine, "rollback", lambda connection: done_writing(None, connection.connection._connection_record))
+    event.listen(engine.pool, "checkin", done_writing)
 
 
 def _tune_sqlite(dbapi_connection, _record):
@@ -38,8 +80,15 @@ def transaction(sessions: sessionmaker):
 
 
 def init_app(app) -> None:
-    app.extensions["sessions"] = connect(app.config["SETTINGS"].database_url)
+    sessions = connect(app.config["SETTINGS"].database_url)
+    app.extensions["sessions"] = sessions
+    app.extensions["engine"] = sessions.kw["bind"]
     app.teardown_appcontext(_close_session)
+
+
+def engine() -> Engine:
+    """The engine, for the few hot paths that write with Core statements."""
+    return current_app.extensions["engine"]
 
 
 def session() -> Session:

@@ -25,34 +25,46 @@ def job_id(check: str, comment_id: str) -> str:
     return f"{check}-{comment_id}"
 
 
-def enqueue_checks(redis: Redis, settings: Settings, comment_id: str, checks=CHECKS) -> None:
-    """Enqueue the checks of one comment in one Redis round trip."""
-    with redis.pipeline() as pipe:
-        for check in checks:
-            job = Queue.prepare_data(
-                CHECK_FUNCTIONS[check],
-                args=(comment_id,),
-                job_id=job_id(check, comment_id),
-                timeout=settings.check_timeout,
-                retry=Retry(max=len(settings.check_retries), interval=list(settings.check_retries)),
-                on_failure=Callback(FAILURE_CALLBACK),
-                result_ttl=3600,
-                description=f"{check} check of comment {comment_id}",
-            )
-            Queue(check, connection=redis).enqueue_many([job], pipeline=pipe)
-        pipe.execute()
+class CheckQueues:
+    """The `spam` and `toxicity` queues, and the options every check job gets."""
 
+    def __init__(self, redis: Redis, settings: Settings):
+        self.redis = redis
+        self.queues = {check: Queue(check, connection=redis) for check in CHECKS}
+        self.options = {
+            "timeout": settings.check_timeout,
+            "retry": Retry(max=len(settings.check_retries), interval=list(settings.check_retries)),
+            "on_failure": Callback(FAILURE_CALLBACK),
+            "result_ttl": 3600,
+        }
 
-def try_enqueue_checks(redis: Redis, settings: Settings, comment_id: str) -> bool:
-    """Enqueue, or leave the comment to the sweeper when Redis cannot be reached: the
-    comment is already stored, so the submission still succeeds."""
-    try:
-        enqueue_checks(redis, settings, comment_id)
-    except REDIS_DOWN as error:
-        log.warning("redis unavailable, comment %s left to the sweeper: %s", comment_id, type(error).__name__)
-        return False
-    return True
+    def enqueue(self, comment_id: str, checks=CHECKS) -> None:
+        """Enqueue the checks of one comment in one Redis round trip. Not a MULTI
+        transaction: a check whose job did not arrive is found and enqueued by the sweeper."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            for check in checks:
+                job = Queue.prepare_data(
+                    CHECK_FUNCTIONS[check],
+                    args=(comment_id,),
+                    job_id=job_id(check, comment_id),
+                    description=f"{check} check of comment {comment_id}",
+                    **self.options,
+                )
+                self.queues[check].enqueue_many([job], pipeline=pipe)
+            pipe.execute()
+
+    def try_enqueue(self, comment_id: str) -> bool:
+        """Enqueue, or leave the comment to the sweeper when Redis cannot be reached: the
+        comment is already stored, so the submission still succeeds."""
+        try:
+            self.enqueue(comment_id)
+        except REDIS_DOWN as error:
+            log.warning("redis unavailable, comment %s left to the sweeper: %s", comment_id, type(error).__name__)
+            return False
+        return True
 
 
 def init_app(app) -> None:
-    app.extensions["redis"] = connect_redis(app.config["SETTINGS"].redis_url)
+    settings = app.config["SETTINGS"]
+    app.extensions["redis"] = redis = connect_redis(settings.redis_url)
+    app.extensions["checks"] = CheckQueues(redis, settings)

@@ -16,7 +16,6 @@ from .demo import find_demo_article
 from .errors import InvalidFields
 from .forms import ReplyForm
 from .i18n import DEFAULT_LANGUAGE, STRINGS, format_day, format_when, pick_language
-from .jobs import try_enqueue_checks
 from .schemas import LIMITS, CommentIn, can_store, field_errors, ip_address
 from .sites import SLUG_PATTERN, SiteRef, find_site
 from .tables import Article, Comment, Site
@@ -50,11 +49,11 @@ def post_reply(site_slug: str, article_id: str):
     if site is None:
         return render_template("404.html"), 404
     form = ReplyForm(lang=reader_language())
-    comment = save_reply(site, article_id, form) if form.validate_on_submit() else None
-    if comment is None:
+    comment_id = save_reply(site, article_id, form) if form.validate_on_submit() else None
+    if comment_id is None:
         return render_article(site, article_id, form)
-    remember_comment(comment.public_id)
-    anchor = f"comment-{comment.public_id}"
+    remember_comment(comment_id)
+    anchor = f"comment-{comment_id}"
     page = url_for(".show_article", site_slug=site.slug, article_id=article_id, lang=language_arg(), _anchor=anchor)
     return redirect(page, 303)
 
@@ -168,9 +167,9 @@ def remember_comment(public_id: str) -> None:
     reader_session["my_comments"] = [*reader_session.get("my_comments", []), public_id][-KEPT_COMMENTS:]
 
 
-def save_reply(site: Site, article_id: str, form: ReplyForm) -> Comment | None:
-    """Store the reply exactly as the JSON API would and enqueue its checks; on a field
-    error, put the error on the form and return None."""
+def save_reply(site: Site, article_id: str, form: ReplyForm) -> str | None:
+    """Store the reply exactly as the JSON API would and enqueue its checks; returns its id,
+    or None with the error put on the form."""
     demo = find_demo_article(article_id)
     try:
         data = CommentIn(
@@ -186,8 +185,8 @@ def save_reply(site: Site, article_id: str, form: ReplyForm) -> Comment | None:
             user_agent=clip(request.headers.get("User-Agent"), "user_agent"),
             referrer=clip(request.headers.get("Referer"), "referrer"),
         )
-        comment = submit_comment(
-            db.session(),
+        comment_id = submit_comment(
+            db.engine(),
             SiteRef(site.id, site.slug),
             data,
             current_app.extensions["vault"],
@@ -199,8 +198,8 @@ def save_reply(site: Site, article_id: str, form: ReplyForm) -> Comment | None:
     except InvalidFields as error:
         show_errors(form, error.fields)
         return None
-    try_enqueue_checks(current_app.extensions["redis"], current_app.config["SETTINGS"], comment.public_id)
-    return comment
+    current_app.extensions["checks"].try_enqueue(comment_id)
+    return comment_id
 
 
 def client_ip() -> str | None:

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
 from .decisions import record_failures
-from .jobs import enqueue_checks, job_id
+from .jobs import CheckQueues, job_id
 from .settings import Settings
 from .tables import CHECKS, CheckResult, Comment, utcnow
 
@@ -29,7 +29,7 @@ class SweepReport:
     failed: int = 0
 
 
-def sweep_pending(sessions: sessionmaker, redis: Redis, settings: Settings) -> SweepReport:
+def sweep_pending(sessions: sessionmaker, checks: CheckQueues, settings: Settings) -> SweepReport:
     report = SweepReport()
     cutoff = utcnow() - timedelta(seconds=settings.sweep_after)
     with sessions() as session:
@@ -50,11 +50,11 @@ def sweep_pending(sessions: sessionmaker, redis: Redis, settings: Settings) -> S
     report.pending = len(stale)
     for public_id, row_id in stale:
         missing = [check for check in CHECKS if (row_id, check) not in done]
-        statuses = job_statuses(redis, public_id, missing)
+        statuses = job_statuses(checks.redis, public_id, missing)
         lost = [check for check in missing if statuses[check] not in ALIVE and statuses[check] != JobStatus.FAILED]
         failed = [check for check in missing if statuses[check] == JobStatus.FAILED]
         if lost:
-            enqueue_checks(redis, settings, public_id, lost)
+            checks.enqueue(public_id, lost)
             report.enqueued += 1
         if failed:
             record_failures(sessions, public_id, failed, "failed after retries")

@@ -226,3 +226,20 @@ def test_thread_paths_with_impossible_ids(client, site):
     assert client.get("/api/v1/sites/poros%00warta/articles/x/comments").status_code == 404
     body = client.get(f"/api/v1/sites/{site['slug']}/articles/a%00b/comments").get_json()
     assert body["comments"] == [] and body["total"] == 0
+
+
+def test_article_ids_may_hold_slashes_and_spaces(client, site, comment_payload, work):
+    response = client.post("/api/v1/comments", json=comment_payload(article_id="2026/11/rusia as", content=BENIGN), headers=site["auth"])
+    thread = response.get_json()["links"]["thread"]
+    assert thread == f"/api/v1/sites/{site['slug']}/articles/2026%2F11%2Frusia%20as/comments"
+    work()
+    assert client.get(thread).get_json()["total"] == 1
+    assert client.get(f"/api/v1/sites/{site['slug']}/articles/2026/11/rusia as/comments").get_json()["total"] == 1
+
+
+def test_a_failed_reply_leaves_no_article_behind(app, client, site, comment_payload):
+    response = post(client, site, comment_payload(article_id="brand-new", parent_id="nope"))
+    assert response.status_code == 422
+    assert post(client, site, comment_payload(article_id="brand-new")).status_code == 202
+    with app.extensions["sessions"]() as session:
+        assert session.scalar(select(func.count()).select_from(Article).where(Article.external_id == "brand-new")) == 1

@@ -38,7 +38,7 @@ def run_sweeper() -> None:
     settings = current("settings")
     while not stop.is_set():
         try:
-            report = sweep_pending(current("sessions"), current("redis"), settings)
+            report = sweep_pending(current("sessions"), current("checks"), settings)
             if report.enqueued or report.failed:
                 log.info("sweep: %s", report)
         except (*REDIS_DOWN, OperationalError) as error:

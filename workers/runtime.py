@@ -5,18 +5,20 @@
 """
 from models.scoring import Model, load_model
 from moderation.db import connect
-from moderation.jobs import connect_redis
+from moderation.jobs import CheckQueues, connect_redis
 from moderation.settings import Settings
 
 _state: dict = {}
 
 
 def configure(settings: Settings, models: dict[str, Model] | None = None) -> None:
+    redis = connect_redis(settings.redis_url)
     _state.clear()
     _state.update(
         settings=settings,
         sessions=connect(settings.database_url),
-        redis=connect_redis(settings.redis_url),
+        redis=redis,
+        checks=CheckQueues(redis, settings),
         models=dict(models or {}),
     )
 
