@@ -1,7 +1,9 @@
 """The SQL tables. (Not called models.py: the top-level models/ holds the ML models.)"""
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, LargeBinary, String, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import (
+    JSON, Boolean, DateTime, Float, ForeignKey, Index, LargeBinary, String, Text, TypeDecorator, UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .db import Base
@@ -73,11 +75,15 @@ class Article(Base):
 
 class Comment(Base):
     __tablename__ = "comments"
+    __table_args__ = (  # few indexes: every one is written on each submission
+        Index("ix_comments_status_created", "status", "created_at"),  # the sweeper, the queues
+        Index("ix_comments_thread", "article_id", "status", "created_at"),  # the public thread
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     public_id: Mapped[str] = mapped_column(String(32), unique=True)
-    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
-    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"), index=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id"))
     author_name: Mapped[str] = mapped_column(String(245))
     author_email: Mapped[bytes] = mapped_column(LargeBinary)  # Fernet token, never plaintext
@@ -88,11 +94,11 @@ class Comment(Base):
     ip_fingerprint: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(500))
     referrer: Mapped[str | None] = mapped_column(String(2000))
-    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
     reason: Mapped[str | None] = mapped_column(String(32))  # why it was rejected or flagged
     reasons: Mapped[dict | None] = mapped_column(JSON)  # the decision explained
     decided_by: Mapped[str | None] = mapped_column(String(100))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

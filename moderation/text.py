@@ -91,8 +91,9 @@ _ENGLISH = frozenset("""
 
 
 def detect_language(text: str) -> str:
-    """"id" or "en" by counting stopwords, "und" when neither side wins."""
-    words = _WORDS.findall(fold(text).replace("'", ""))
+    """"id" or "en" by counting stopwords, "und" when neither side wins. Stopwords are
+    rarely disguised, so plain casefolding is enough (and a fifth of the cost of fold)."""
+    words = _WORDS.findall(text.casefold().replace("'", "").replace("\u2019", ""))
     indonesian = sum(word in _INDONESIAN for word in words)
     english = sum(word in _ENGLISH for word in words)
     if indonesian > english:

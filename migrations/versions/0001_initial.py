@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 08:20:00.000960
+Create Date: 2026-11-27 09:05:59.488401
 """
 from alembic import op
 import sqlalchemy as sa
@@ -79,11 +79,9 @@ def upgrade() -> None:
     sa.UniqueConstraint('public_id')
     )
     with op.batch_alter_table('comments', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_comments_article_id'), ['article_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_comments_author_fingerprint'), ['author_fingerprint'], unique=False)
-        batch_op.create_index(batch_op.f('ix_comments_created_at'), ['created_at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_comments_site_id'), ['site_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_comments_status'), ['status'], unique=False)
+        batch_op.create_index('ix_comments_status_created', ['status', 'created_at'], unique=False)
+        batch_op.create_index('ix_comments_thread', ['article_id', 'status', 'created_at'], unique=False)
 
     op.create_table('audit_events',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -124,11 +122,9 @@ def downgrade() -> None:
 
     op.drop_table('audit_events')
     with op.batch_alter_table('comments', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_comments_status'))
-        batch_op.drop_index(batch_op.f('ix_comments_site_id'))
-        batch_op.drop_index(batch_op.f('ix_comments_created_at'))
+        batch_op.drop_index('ix_comments_thread')
+        batch_op.drop_index('ix_comments_status_created')
         batch_op.drop_index(batch_op.f('ix_comments_author_fingerprint'))
-        batch_op.drop_index(batch_op.f('ix_comments_article_id'))
 
     op.drop_table('comments')
     with op.batch_alter_table('site_keys', schema=None) as batch_op:
