@@ -9,6 +9,8 @@ from .tables import CHECKS, CheckResult, Comment
 from .transitions import transition
 
 REJECT_REASONS = {"spam": "spam", "toxicity": "toxic"}
+REJECTING_ATTRIBUTES = ("abusive", "insult", "identity_attack", "threat")  # may reject on their own
+SEVERITY = ("rejected", "flagged")
 ACTOR = "checks"
 
 
@@ -51,30 +53,54 @@ def decide_comment(session: Session, comment: Comment) -> bool:
 
 
 def decide(results: dict[str, CheckResult]) -> tuple[str, str | None, dict]:
-    """The status, reason code and explanation for a set of check outcomes.
-
-    A check at or above its reject threshold rejects; at or above its flag threshold it
-    flags; a check that failed after its retries flags (the default fail-closed policy).
-    """
+    """The status, reason code and explanation for a set of check outcomes: the strictest
+    verdict of any check wins (rejected over flagged over approved)."""
     reasons = {"checks": {}, "rule": "below_thresholds", "model_versions": {}}
-    rejected, flagged = [], []
+    verdicts = []
     for check, result in sorted(results.items()):
         reasons["checks"][check] = explain(result)
         if result.model_version:
             reasons["model_versions"][check] = result.model_version
-        if result.error is not None:
-            flagged.append(("check_failed", f"{check}_failed"))
-        elif result.score >= result.thresholds["reject"]:
-            rejected.append((REJECT_REASONS[check], f"{check}_at_or_above_reject_threshold"))
-        elif result.score >= result.thresholds["flag"]:
-            flagged.append((REJECT_REASONS[check], f"{check}_at_or_above_flag_threshold"))
-    if rejected:
-        reasons["rule"] = rejected[0][1]
-        return "rejected", rejected[0][0], reasons
-    if flagged:
-        reasons["rule"] = flagged[0][1]
-        return "flagged", flagged[0][0], reasons
-    return "approved", None, reasons
+        verdict = judge(check, result)
+        if verdict:
+            verdicts.append(verdict)
+    if not verdicts:
+        return "approved", None, reasons
+    status, reason, rule = min(verdicts, key=lambda verdict: SEVERITY.index(verdict[0]))
+    reasons["rule"] = rule
+    return status, reason, reasons
+
+
+def judge(check: str, result: CheckResult) -> tuple[str, str, str] | None:
+    """What one check's outcome asks for, as (status, reason code, rule), or None to approve.
+
+    - A check that failed after its retries flags (the default fail-closed policy).
+    - An attribute that may reject on its own (abuse, insults, identity attacks, threats)
+      at or above its reject threshold rejects.
+    - The main score at or above its reject threshold rejects only when the comment also
+      looks abusive (a rejecting attribute at or above its flag threshold): hate-speech
+      labels in the training data include strong political opinion, which a news comment
+      section must allow, so that alone is held for a human, never rejected.
+    - The main score at or above its flag threshold flags.
+    """
+    if result.error is not None:
+        return "flagged", "check_failed", f"{check}_failed"
+    reason = REJECT_REASONS[check]
+    limits = result.thresholds.get("attributes", {})
+    scores = {name: score for name, score in (result.attributes or {}).items() if name in limits}
+    abusive = {
+        level: [name for name in REJECTING_ATTRIBUTES if name in scores and scores[name] >= limits[name][level]]
+        for level in ("flag", "reject")
+    }
+    if abusive["reject"]:
+        return "rejected", reason, f"{abusive['reject'][0]}_at_or_above_reject_threshold"
+    if result.score >= result.thresholds["reject"]:
+        if not limits or abusive["flag"]:
+            return "rejected", reason, f"{check}_at_or_above_reject_threshold"
+        return "flagged", reason, f"{check}_at_or_above_reject_threshold_without_abuse"
+    if result.score >= result.thresholds["flag"]:
+        return "flagged", reason, f"{check}_at_or_above_flag_threshold"
+    return None
 
 
 def explain(result: CheckResult) -> dict:
