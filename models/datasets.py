@@ -42,17 +42,24 @@ LABELS = {
     "en_olid": "subtask_a == OFF",
 }
 ATTRIBUTE_SOURCES = {
-    "insult": "Ibrohim HS_Individual; OLID OFF+TIN vs NOT (UNT left out)",
-    "profanity": "Ibrohim Abusive; Davidson offensive vs neither (hate left out); "
-                 "OLID OFF+UNT vs NOT (TIN left out)",
-    "identity_attack": "Ibrohim HS_Religion or HS_Race or HS_Gender; Davidson hate vs the rest",
+    "abusive": "Ibrohim Abusive; Davidson offensive vs neither (hate left out); "
+               "OLID OFF+UNT (untargeted profanity) vs NOT (TIN left out)",
+    "insult": "Ibrohim HS_Individual; OLID OFF+TIN+IND vs NOT or UNT (TIN at a group or "
+              "other left out)",
+    "hate": "Ibrohim HS (includes strong political opinion); Davidson hate vs the rest",
+    "identity_attack": "Ibrohim HS_Religion, HS_Race or HS_Gender; Davidson hate vs the rest; "
+                       "OLID OFF+TIN+GRP vs NOT (other OFF left out)",
 }
+NO_DATA_ATTRIBUTES = {"threat": "no training set labels threats (OLID's TIN joins insults "
+                                "and threats), so there is no threat head"}
 TASKS = {
     "spam": ("youtube_spam_collection", "id_sms_spam",
              "id_gambling_spam_ytcomments", "id_gambling_spam_llmjudol"),
     "toxicity": ("id_hate_abusive_ibrohim2019", "en_hate_offensive_davidson", "en_olid"),
 }
-ATTRIBUTES = {"toxicity": ("insult", "profanity", "identity_attack"), "spam": ()}
+ATTRIBUTES = {"toxicity": ("abusive", "insult", "hate", "identity_attack"), "spam": ()}
+# Data sets whose licence forbids commercial use: left out by --exclude-noncommercial.
+NONCOMMERCIAL = frozenset({"id_hate_abusive_ibrohim2019"})
 # Drop from one set's training part every text whose key is in the other's test part.
 OVERLAPPING = {
     "id_gambling_spam_ytcomments": "id_gambling_spam_llmjudol",
@@ -113,7 +120,8 @@ def _read_ibrohim(folder: Path) -> pd.DataFrame:
     return pd.DataFrame({
         "raw": df["Tweet"], "label": (df["HS"] | df["Abusive"]),
         "strata": df["HS"].astype(str) + df["Abusive"].astype(str),
-        "insult": df["HS_Individual"], "profanity": df["Abusive"], "identity_attack": identity,
+        "abusive": df["Abusive"], "insult": df["HS_Individual"], "hate": df["HS"],
+        "identity_attack": identity,
     })
 
 
@@ -122,18 +130,20 @@ def _read_davidson(folder: Path) -> pd.DataFrame:
     cls = df["class"]
     return pd.DataFrame({
         "raw": df["tweet"], "label": cls.isin([0, 1]).astype(int), "strata": cls,
-        "insult": np.nan, "profanity": cls.map({1: 1, 2: 0}),  # hate (0): unknown
-        "identity_attack": (cls == 0).astype(int),
+        "abusive": cls.map({1: 1, 2: 0}),  # hate (0): unknown
+        "insult": np.nan, "hate": (cls == 0).astype(int), "identity_attack": (cls == 0).astype(int),
     })
 
 
-def _olid_frame(tweets: pd.Series, a: pd.Series, b: pd.Series) -> pd.DataFrame:
+def _olid_frame(tweets: pd.Series, a: pd.Series, b: pd.Series, c: pd.Series) -> pd.DataFrame:
     offensive = (a == "OFF").astype(int)
+    negative = (a == "NOT").to_numpy()
     return pd.DataFrame({
         "raw": tweets, "label": offensive, "strata": offensive,
-        "insult": np.where(b == "TIN", 1.0, np.where(a == "NOT", 0.0, np.nan)),
-        "profanity": np.where(b == "UNT", 1.0, np.where(a == "NOT", 0.0, np.nan)),
-        "identity_attack": np.nan,
+        "abusive": np.where(b == "UNT", 1.0, np.where(negative, 0.0, np.nan)),
+        "insult": np.where(c == "IND", 1.0, np.where(negative | (b == "UNT"), 0.0, np.nan)),
+        "hate": np.nan,
+        "identity_attack": np.where(c == "GRP", 1.0, np.where(negative, 0.0, np.nan)),
     })
 
 
@@ -141,12 +151,13 @@ def _read_olid(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     tsv = {"sep": "\t", "quoting": csv.QUOTE_NONE, "dtype": {"id": str}}
     train = pd.read_csv(folder / "olid-training-v1.0.tsv", **tsv)
     test = pd.read_csv(folder / "testset-levela.tsv", **tsv)
-    for level in ("a", "b"):  # the labels files: id,subtask_x (level b: OFF tweets only)
+    for level in "abc":  # the labels files: id,subtask_x (b: OFF tweets only; c: TIN only)
         labels = pd.read_csv(folder / f"labels-level{level}.csv", dtype=str)
         test = test.merge(labels, on="id", how="left", validate="one_to_one")
-    return (_olid_frame(train["tweet"], train["subtask_a"], train["subtask_b"]),
-            _olid_frame(test["tweet"], test["subtask_a"].str.strip(),
-                        test["subtask_b"].str.strip()))
+    return (_olid_frame(train["tweet"], train["subtask_a"], train["subtask_b"],
+                        train["subtask_c"]),
+            _olid_frame(test["tweet"], *(test[f"subtask_{level}"].str.strip()
+                                         for level in "abc")))
 
 
 _READERS = {
@@ -199,17 +210,20 @@ def _overlap_keys(df: pd.DataFrame) -> set[str]:
     return set(df["key"]) | set(df["text"].map(fold).map(split_key))
 
 
-def load_task(task: str) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
-    """The pooled training frame (with a ``dataset`` column) and each held-out test frame."""
+def load_task(task: str, exclude=frozenset()) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """The pooled training frame (with a ``dataset`` column), leaving out the data sets named
+    in ``exclude``, and every data set's held-out test frame (excluded ones too)."""
     splits = {name: split_dataset(name) for name in TASKS[task]}
     trains, tests = [], {}
     for name, (train, test) in splits.items():
+        tests[name] = test
+        if name in exclude:
+            continue
         if name in OVERLAPPING:
             other = _overlap_keys(splits[OVERLAPPING[name]][1])
             folded = train["text"].map(fold).map(split_key)
             train = train[~(train["key"].isin(other) | folded.isin(other))]
         trains.append(train.assign(dataset=name))
-        tests[name] = test
     return pd.concat(trains, ignore_index=True), tests
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import skops.io
 from scipy.special import expit
 
+from models.features import comment_features, comment_frame
 from moderation.text import fold
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
@@ -15,11 +16,13 @@ ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 ALLOWED_TYPES = frozenset({
     "numpy.float32",
     "numpy.ndarray",
+    "sklearn.compose._column_transformer.ColumnTransformer",
     "sklearn.feature_extraction.text.HashingVectorizer",
     "sklearn.feature_extraction.text.TfidfTransformer",
     "sklearn.linear_model._logistic.LogisticRegression",
     "sklearn.pipeline.FeatureUnion",
     "sklearn.pipeline.Pipeline",
+    "sklearn.preprocessing._data.StandardScaler",
 })
 TERMS = 5
 
@@ -41,18 +44,28 @@ class Model:
     """A fitted pipeline with its attribute heads, version and thresholds.
 
     ``score`` applies the pipeline's fitted steps itself (hashing, sublinear tf-idf, l2,
-    one dot product per head), because scikit-learn's per-call checks cost a millisecond.
+    the scaled signals, one dot product per head), because scikit-learn's per-call checks
+    cost a millisecond; ``predict_proba`` goes through the stock pipeline.
     """
 
     def __init__(self, name: str, version: str, thresholds: dict[str, float], pipeline,
-                 heads: dict):
+                 heads: dict, attribute_thresholds: dict[str, dict[str, float]] | None = None):
         self.name = name
         self.version = version
         self.thresholds = thresholds
         self.attributes = tuple(heads)
+        self.attribute_thresholds = dict(attribute_thresholds or {})
         self._pipeline = pipeline
-        self._branches, offset = [], 0
-        for _, (hashing, tfidf) in pipeline.named_steps["features"].transformer_list:
+        self._attribute_heads = heads
+        self._branches, self._signals, offset = [], None, 0
+        for _, transformer, _ in pipeline.named_steps["features"].transformers_:
+            if isinstance(transformer, str):  # "drop"
+                continue
+            if hasattr(transformer, "mean_"):  # the StandardScaler of the numeric signals
+                self._signals = (offset, transformer.mean_, transformer.scale_)
+                offset += len(transformer.mean_)
+                continue
+            hashing, tfidf = transformer
             if not (tfidf.sublinear_tf and tfidf.use_idf and tfidf.norm == "l2"):
                 raise ValueError(f"{name}: unexpected tf-idf settings {tfidf}")
             self._branches.append((offset, hashing, tfidf.idf_))
@@ -61,21 +74,31 @@ class Model:
         self._heads = {name: (head.coef_.ravel(), float(head.intercept_[0]))
                        for name, head in {"": pipeline[-1], **heads}.items()}
 
-    def score(self, text: str) -> Score:
+    def score(self, content: str, *, author_name: str | None = None,
+              author_url: str | None = None) -> Score:
         """P(positive), the attribute probabilities and the words that pushed it up most."""
-        folded = fold(text)
+        folded = fold(content or "")
         indices, values = self._vectorize(folded)
+        if self._signals is not None:
+            offset, mean, scale = self._signals
+            signals = (np.asarray(comment_features(content, author_name, author_url, folded))
+                       - mean) / scale
+            indices = np.concatenate([indices, np.arange(offset, offset + len(signals))])
+            values = np.concatenate([values, signals])
         probabilities = {name: float(expit(values @ coef[indices] + intercept))
                          for name, (coef, intercept) in self._heads.items()}
         return Score(probability=probabilities.pop(""), attributes=probabilities,
                      terms=self._terms(folded, indices, values))
 
-    def predict_proba(self, texts: list[str]) -> np.ndarray:
-        """P(positive) for each text, in one batch, through the stock pipeline."""
-        return self._pipeline.predict_proba([fold(text) for text in texts])[:, 1]
+    def predict_proba(self, texts: list[str], attribute: str | None = None) -> np.ndarray:
+        """P(positive) (or of ``attribute``) for each comment text, in one batch, through
+        the stock pipeline."""
+        x = self._pipeline[:-1].transform(comment_frame(texts))
+        head = self._pipeline[-1] if attribute is None else self._attribute_heads[attribute]
+        return head.predict_proba(x)[:, 1]
 
     def _vectorize(self, folded: str) -> tuple[np.ndarray, np.ndarray]:
-        """Feature indices and values of one text, as the pipeline's FeatureUnion makes them."""
+        """Feature indices and values of the folded text, as the pipeline's branches make them."""
         indices, values = [], []
         for offset, hashing, idf in self._branches:
             counts = hashing.transform([folded])
@@ -112,4 +135,4 @@ def load_model(name: str, directory: Path | None = None) -> Model:
     model = skops.io.load(artifact, trusted=untrusted)
     card = json.loads((directory / f"{name}.json").read_text())
     return Model(name, card["version"], card["thresholds"], model["pipeline"],
-                 model["attributes"])
+                 model["attributes"], card.get("attribute_thresholds", {}))

@@ -44,7 +44,8 @@ def test_comment_is_decided_with_scores_reasons_and_versions(client, site, comme
     assert body["model_versions"]["spam"].startswith("spam-")
     assert body["model_versions"]["toxicity"].startswith("toxicity-")
     assert body["reasons"]["rule"] == "below_thresholds"
-    assert set(body["reasons"]["checks"]["spam"]["thresholds"]) == {"flag", "reject"}
+    assert set(body["reasons"]["checks"]["spam"]["thresholds"]) == {"flag", "reject", "attributes"}
+    assert {"abusive", "hate"} <= set(body["reasons"]["checks"]["toxicity"]["thresholds"]["attributes"])
     assert body["author_email"] == "b***o@e***.co.id"
     assert body["created_at"].endswith("+00:00") and body["decided_at"] >= body["created_at"]
 

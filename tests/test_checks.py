@@ -56,9 +56,9 @@ def test_a_duplicate_result_is_not_recorded_twice(app, client, site, comment_pay
 class BrokenModel:
     """A model whose scoring always raises: a check that keeps failing."""
 
-    version, thresholds = "broken-1", {"flag": 0.5, "reject": 0.9}
+    version, thresholds, attribute_thresholds = "broken-1", {"flag": 0.5, "reject": 0.9}, {}
 
-    def score(self, text):
+    def score(self, content, *, author_name=None, author_url=None):
         raise RuntimeError("model exploded")
 
 

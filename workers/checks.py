@@ -28,9 +28,10 @@ def run_check(check: str, comment_id: str) -> dict:
             raise CommentNotFound(f"No comment with id {comment_id!r}.")
         if comment.status != "pending":
             return {"skipped": comment.status}
+        fields = {"author_name": comment.author_name, "author_url": comment.author_url}
         content = comment.content
     scorer = model(check)
-    score = scorer.score(content)
+    score = scorer.score(content, **fields)
     with transaction(sessions) as session:
         comment = lock_comment(session, comment_id)
         recorded = record_check(
@@ -40,7 +41,7 @@ def run_check(check: str, comment_id: str) -> dict:
             score=score.probability,
             attributes=score.attributes,
             terms=[[term, round(weight, 4)] for term, weight in score.terms],
-            thresholds=scorer.thresholds,
+            thresholds={**scorer.thresholds, "attributes": scorer.attribute_thresholds},
             model_version=scorer.version,
         )
         decided = recorded and decide_comment(session, comment)
