@@ -137,17 +137,8 @@ def out_of_fold(head, x, y, datasets: pd.Series, power: float = 0.0,
     return oof
 
 
-def measure(y_true, proba, threshold: float) -> dict:
-    """metrics.measure plus the macro-F1 of both classes (OLID's official figure)."""
-    result = metrics.measure(y_true, proba, threshold)
-    result["macro_f1"] = round(float(f1_score(np.asarray(y_true, dtype=int),
-                                              np.asarray(proba) >= threshold,
-                                              average="macro")), 4)
-    return result
-
-
 def per_dataset(y, oof, datasets: pd.Series, threshold: float) -> dict:
-    return {name: measure(y[mask], oof[mask], threshold)
+    return {name: metrics.measure(y[mask], oof[mask], threshold)
             for name in datasets.unique() for mask in [(datasets == name).to_numpy()]}
 
 
@@ -163,7 +154,7 @@ def leave_one_video_out(head, x, train_frame: pd.DataFrame, threshold: float,
         proba[held] = fitted.predict_proba(x[held])[:, 1]
     result = {video: round(float(f1_score(y[held], proba[held] >= threshold)), 4)
               for video in videos[youtube].unique() for held in [(videos == video).to_numpy()]}
-    result["all videos"] = measure(y[youtube], proba[youtube], threshold)
+    result["all videos"] = metrics.measure(y[youtube], proba[youtube], threshold)
     return result
 
 
@@ -172,7 +163,7 @@ def measure_tests(pipeline, heads, tests, thresholds, attribute_thresholds) -> d
     results = {}
     for name, test in tests.items():
         x = pipeline[:-1].transform(comment_frame(test["text"]))
-        result = measure(test["label"], pipeline[-1].predict_proba(x)[:, 1],
+        result = metrics.measure(test["label"], pipeline[-1].predict_proba(x)[:, 1],
                          thresholds["flag"])
         for attribute, head in heads.items():
             known = test[attribute].notna().to_numpy()
@@ -226,7 +217,7 @@ def train(task: str, out: Path, reject_precision: float = 0.99,
         name, {"pipeline": pipeline, "attributes": heads}, out,
         train=train_frame, thresholds=thresholds, reject_precision=reject_precision,
         attribute_thresholds=attribute_thresholds,
-        oof={"pooled": measure(y, oof, thresholds["flag"]),
+        oof={"pooled": metrics.measure(y, oof, thresholds["flag"]),
              **per_dataset(y, oof, datasets, thresholds["flag"])},
         attribute_oof=attribute_oof,
         tests=measure_tests(pipeline, heads, tests, thresholds, attribute_thresholds),
