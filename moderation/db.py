@@ -9,7 +9,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 
-WRITES = ("INSERT", "UPDATE", "DELETE", "REPLAC")
+WRITES = ("INSERT", "UPDATE", "DELETE", "REPLAC")  # the first six letters of a writing statement
 
 
 class Base(DeclarativeBase):
@@ -54,13 +54,18 @@ def queue_sqlite_writers(engine: Engine, lock_path: Path) -> None:
             fcntl.flock(record.info["writer_lock"], fcntl.LOCK_EX)
             record.info["writing"] = True
 
-    def done_writing(dbapi_connection, record, *_):
+    def release(record) -> None:
         if record.info.pop("writing", False):
             fcntl.flock(record.info["writer_lock"], fcntl.LOCK_UN)
 
-    event.listen(engine, "commit", lambda connection: done_writing(None, connection.connection._connection_record))
-    event.listen(engine, "rollback", lambda connection: done_writing(None, connection.connection._connection_record))
-    event.listen(engine.pool, "checkin", done_writing)
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def transaction_ended(connection):
+        release(connection.connection._connection_record)
+
+    @event.listens_for(engine.pool, "checkin")
+    def returned_to_pool(dbapi_connection, record):
+        release(record)
 
 
 def _tune_sqlite(dbapi_connection, _record):
