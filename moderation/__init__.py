@@ -14,9 +14,13 @@ def create_app(settings: Settings | None = None) -> Flask:
         SETTINGS=settings,
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.env not in ("development", "test"),
+        PERMANENT_SESSION_LIFETIME=12 * 3600,  # a moderator's shift
     )
 
-    from . import api, cli, db, errors, jobs, openapi, pages, privacy
+    from . import api, cli, db, errors, jobs, moderator_api, openapi, pages, privacy, workspace
 
     db.init_app(app)
     privacy.init_app(app)
@@ -26,7 +30,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     cli.init_app(app)
 
     csrf.exempt(api.bp)  # site API keys, not cookies, authenticate the API
+    csrf.exempt(moderator_api.bp)  # and moderator tokens the moderators' API
     app.register_blueprint(api.bp)
+    app.register_blueprint(moderator_api.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(workspace.bp)
     return app

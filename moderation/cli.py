@@ -1,12 +1,16 @@
 """Operator commands: flask --app moderation <command>."""
+import secrets
+
 import click
 from flask import current_app
 from flask.cli import with_appcontext
 
 from .db import transaction
 from .migrate import upgrade_database
+from .moderators import create_moderator, issue_token
 from .sites import create_site
 from .sweep import sweep_pending
+from .tables import ROLES
 
 
 @click.command("migrate")
@@ -32,6 +36,35 @@ def create_site_command(slug: str, name: str | None, key: str | None):
     click.echo(key)
 
 
+@click.command("create-moderator")
+@with_appcontext
+@click.argument("username")
+@click.option("--role", type=click.Choice(ROLES), default="moderator", show_default=True,
+              help="Admins see every site and manage moderators; moderators see their sites only.")
+@click.option("--site", "sites", multiple=True, help="A site the moderator may see (repeat for several).")
+@click.option("--password", help="The password (at least 10 characters); asked for when not given, "
+              "or generated with --generate-password.")
+@click.option("--generate-password", is_flag=True, help="Generate a random password and print it once.")
+@click.option("--token", is_flag=True, help="Also issue an API token for /api/v1/moderation and print it once.")
+def create_moderator_command(username, role, sites, password, generate_password, token):
+    """Create a moderator (or an admin) who logs in at /moderate."""
+    if generate_password:
+        password = secrets.token_urlsafe(12)
+    elif password is None:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    with transaction(current_app.extensions["sessions"]) as session:
+        try:
+            moderator = create_moderator(session, username, password, role, sites)
+        except ValueError as error:
+            raise click.BadParameter(str(error)) from None
+        issued = issue_token(session, moderator, "cli") if token else None
+    click.echo(f"created {moderator.role} {moderator.username}")
+    if generate_password:
+        click.echo(f"password: {password}")
+    if issued:
+        click.echo(f"API token: {issued}")
+
+
 @click.command("sweep")
 @with_appcontext
 def sweep_command():
@@ -41,5 +74,5 @@ def sweep_command():
 
 
 def init_app(app) -> None:
-    for command in (migrate_command, create_site_command, sweep_command):
+    for command in (migrate_command, create_site_command, create_moderator_command, sweep_command):
         app.cli.add_command(command)

@@ -68,7 +68,7 @@ def find_or_create_article(connection: Connection, site: SiteRef, data: CommentI
             return connection.scalar(
                 insert(Article)
                 .values(site_id=site.id, external_id=data.article_id, url=data.article_url, title=data.article_title,
-                        is_open=True, created_at=utcnow())
+                        is_open=True, premoderated=False, created_at=utcnow())
                 .returning(Article.id)
             )
     except IntegrityError:  # another request created it first

@@ -1,11 +1,11 @@
 """Deciding a comment once both checks are in: thresholds, fail policy, reasons."""
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from .db import transaction
 from .errors import CommentNotFound
-from .tables import CHECKS, CheckResult, Comment
+from .tables import CHECKS, Ban, CheckResult, Comment, utcnow
 from .transitions import transition
 
 REJECT_REASONS = {"spam": "spam", "toxicity": "toxic"}
@@ -49,13 +49,40 @@ def decide_comment(session: Session, comment: Comment) -> bool:
     if comment.status != "pending" or set(results) != set(CHECKS):
         return False
     status, reason, reasons = decide(results)
-    return transition(session, comment, status, actor=ACTOR, reason=reason, reasons=reasons)
+    if is_banned(session, comment.site_id, comment.author_fingerprint):
+        status, reason, reasons["rule"] = "rejected", "banned_author", "author_banned"
+        reasons["rules"].insert(0, "author_banned")
+    elif comment.article.premoderated:
+        status, reason, reasons["rule"] = "flagged", reason or "premoderation", "article_premoderated"
+        reasons["rules"].insert(0, "article_premoderated")
+    return transition(session, comment, status, actor=ACTOR, reason=reason, reasons=reasons,
+                      priority=rank(results, reasons))
+
+
+def is_banned(session: Session, site_id: int, fingerprint: str) -> bool:
+    now = utcnow()
+    return session.scalar(
+        select(Ban.id).where(
+            Ban.site_id == site_id,
+            Ban.author_fingerprint == fingerprint,
+            Ban.lifted_at.is_(None),
+            or_(Ban.expires_at.is_(None), Ban.expires_at > now),
+        ).limit(1)
+    ) is not None
+
+
+def rank(results: dict[str, CheckResult], reasons: dict) -> float:
+    """The queue's priority: the highest score of any check or attribute, then the number of
+    rules the comment tripped (each adds a hundredth)."""
+    scores = [result.score for result in results.values() if result.score is not None]
+    scores += [score for result in results.values() for score in (result.attributes or {}).values()]
+    return round(max(scores, default=1.0), 4) + len(reasons["rules"]) / 100
 
 
 def decide(results: dict[str, CheckResult]) -> tuple[str, str | None, dict]:
     """The status, reason code and explanation for a set of check outcomes: the strictest
     verdict of any check wins (rejected over flagged over approved)."""
-    reasons = {"checks": {}, "rule": "below_thresholds", "model_versions": {}}
+    reasons = {"checks": {}, "rule": "below_thresholds", "rules": [], "model_versions": {}}
     verdicts = []
     for check, result in sorted(results.items()):
         reasons["checks"][check] = explain(result)
@@ -66,8 +93,9 @@ def decide(results: dict[str, CheckResult]) -> tuple[str, str | None, dict]:
             verdicts.append(verdict)
     if not verdicts:
         return "approved", None, reasons
-    status, reason, rule = min(verdicts, key=lambda verdict: SEVERITY.index(verdict[0]))
-    reasons["rule"] = rule
+    verdicts.sort(key=lambda verdict: SEVERITY.index(verdict[0]))
+    status, reason, rule = verdicts[0]
+    reasons["rule"], reasons["rules"] = rule, [verdict[2] for verdict in verdicts]
     return status, reason, reasons
 
 

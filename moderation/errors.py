@@ -23,6 +23,10 @@ class Unauthorized(ApiError):
     status, code = 401, "unauthorized"
 
 
+class Forbidden(ApiError):
+    status, code = 403, "forbidden"
+
+
 class CommentNotFound(ApiError):
     status, code = 404, "not_found"
 
@@ -47,6 +51,18 @@ class IllegalTransition(ApiError):
     status, code = 409, "illegal_transition"
 
 
+class SelectionChanged(ApiError):
+    status, code = 409, "selection_changed"
+
+
+class RateLimited(ApiError):
+    status, code = 429, "rate_limited"
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after))
+
+
 def render_error(status: int, code: str, message: str, fields: dict | None = None):
     response = jsonify(error=code, message=message, fields=fields or {})
     response.status_code = status
@@ -60,7 +76,10 @@ def wants_json() -> bool:
 def init_app(app) -> None:
     @app.errorhandler(ApiError)
     def handle_api_error(error: ApiError):
-        return render_error(error.status, error.code, error.message, error.fields)
+        response = render_error(error.status, error.code, error.message, error.fields)
+        if isinstance(error, RateLimited):
+            response.headers["Retry-After"] = str(error.retry_after)
+        return response
 
     @app.errorhandler(HTTPException)
     def handle_http_error(error: HTTPException):

@@ -26,8 +26,9 @@ def digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def new_key() -> str:
-    return f"sk_{secrets.token_hex(6)}_{secrets.token_urlsafe(32)}"
+def new_key(kind: str = "sk") -> str:
+    """A random token `<kind>_<12 hex: the public lookup prefix>_<secret>`."""
+    return f"{kind}_{secrets.token_hex(6)}_{secrets.token_urlsafe(32)}"
 
 
 def create_site(session: Session, slug: str, name: str, key: str | None = None) -> tuple[Site, str]:

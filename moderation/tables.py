@@ -2,7 +2,8 @@
 from datetime import datetime, timezone
 
 from sqlalchemy import (
-    JSON, Boolean, DateTime, Float, ForeignKey, Index, LargeBinary, String, Text, TypeDecorator, UniqueConstraint,
+    JSON, Boolean, Column, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Table, Text, TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -10,6 +11,8 @@ from .db import Base
 
 STATUSES = ("pending", "approved", "flagged", "rejected")
 CHECKS = ("spam", "toxicity")
+ROLES = ("admin", "moderator")
+MODERATOR_REASONS = ("spam", "toxic", "off_topic", "personal_attack", "illegal", "other")
 
 
 def utcnow() -> datetime:
@@ -69,6 +72,7 @@ class Article(Base):
     url: Mapped[str | None] = mapped_column(String(2000))
     title: Mapped[str | None] = mapped_column(String(500))
     is_open: Mapped[bool] = mapped_column(Boolean, default=True)
+    premoderated: Mapped[bool] = mapped_column(Boolean, default=False)  # every comment waits for a moderator
     closes_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -101,8 +105,10 @@ class Comment(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    priority: Mapped[float | None] = mapped_column(Float)  # the queue's "worst first" order
 
     article: Mapped[Article] = relationship()
+    site: Mapped[Site] = relationship()
     parent: Mapped["Comment | None"] = relationship(remote_side=[id])
     checks: Mapped[list["CheckResult"]] = relationship(order_by="CheckResult.check")
 
@@ -126,15 +132,105 @@ class CheckResult(Base):
 
 
 class AuditEvent(Base):
-    """Every status change: who, from, to, why."""
+    """Every status change (action "transition": who, from, to, why), and every other act a
+    moderator must answer for: bans, bulk batches, revealed emails, moderator changes."""
 
     __tablename__ = "audit_events"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    comment_id: Mapped[int] = mapped_column(ForeignKey("comments.id"), index=True)
+    action: Mapped[str] = mapped_column(String(32), default="transition")
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"), index=True)
+    comment_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id"), index=True)
     actor: Mapped[str] = mapped_column(String(100))
     from_status: Mapped[str | None] = mapped_column(String(16))
-    to_status: Mapped[str] = mapped_column(String(16))
+    to_status: Mapped[str | None] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(String(32))
     details: Mapped[dict | None] = mapped_column(JSON)
+    batch_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    comment: Mapped["Comment | None"] = relationship()
+
+
+moderator_sites = Table(
+    "moderator_sites",
+    Base.metadata,
+    Column("moderator_id", ForeignKey("moderators.id", ondelete="CASCADE"), primary_key=True),
+    Column("site_id", ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Moderator(Base):
+    """A person who decides what the models could not. Admins see every site; moderators
+    only the sites assigned to them."""
+
+    __tablename__ = "moderators"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(16), default="moderator")
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    session_version: Mapped[int] = mapped_column(Integer, default=1)  # bump to end every session
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    sites: Mapped[list[Site]] = relationship(secondary=moderator_sites, order_by=Site.slug)
+    tokens: Mapped[list["ModeratorToken"]] = relationship(back_populates="moderator")
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+class ModeratorToken(Base):
+    """A moderator's API token for /api/v1/moderation, stored as a SHA-256 digest."""
+
+    __tablename__ = "moderator_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    moderator_id: Mapped[int] = mapped_column(ForeignKey("moderators.id", ondelete="CASCADE"), index=True)
+    prefix: Mapped[str] = mapped_column(String(32), unique=True)
+    digest: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    moderator: Mapped[Moderator] = relationship(back_populates="tokens")
+
+
+class Ban(Base):
+    """An author banned from a site, by email fingerprint, until `expires_at` (None: for good)."""
+
+    __tablename__ = "bans"
+    __table_args__ = (Index("ix_bans_author", "site_id", "author_fingerprint"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    author_fingerprint: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(String(32))
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Label(Base):
+    """A moderator's verdict on one check for one comment (spam/ham, toxic/clean), kept for
+    training, with what the model had said: `overturned` when the two disagree."""
+
+    __tablename__ = "labels"
+    __table_args__ = (UniqueConstraint("comment_id", "check"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    comment_id: Mapped[int] = mapped_column(ForeignKey("comments.id"))
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    check: Mapped[str] = mapped_column(String(16))
+    value: Mapped[int] = mapped_column(Integer)  # 1: spam / toxic, 0: ham / clean
+    model_version: Mapped[str | None] = mapped_column(String(100))
+    model_score: Mapped[float | None] = mapped_column(Float)
+    overturned: Mapped[bool | None] = mapped_column(Boolean)  # None: the check had no score
+    source: Mapped[str] = mapped_column(String(32), default="moderator")
+    created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -21,12 +21,16 @@ def transition(
     actor: str,
     reason: str | None = None,
     reasons: dict | None = None,
+    details: dict | None = None,
+    batch_id: str | None = None,
+    priority: float | None = None,
 ) -> bool:
     """Move `comment` to `to_status` if it is still in the status it was read with.
 
     Returns False (and changes nothing) when another process changed it first, so a
     retried or duplicate job decides at most once. Raises IllegalTransition for an edge
-    the state machine does not have. The caller commits.
+    the state machine does not have. The audit event keeps `details` (by default the
+    decision's `reasons`) and the bulk batch it belongs to. The caller commits.
     """
     from_status = comment.status
     if to_status not in ALLOWED.get(from_status, ()):
@@ -34,6 +38,8 @@ def transition(
     values = {"status": to_status, "reason": reason, "decided_by": actor, "decided_at": utcnow()}
     if reasons is not None:
         values["reasons"] = reasons
+    if priority is not None:
+        values["priority"] = priority
     changed = session.execute(
         update(Comment).where(Comment.id == comment.id, Comment.status == from_status).values(**values)
     ).rowcount
@@ -41,12 +47,14 @@ def transition(
         return False
     session.add(
         AuditEvent(
+            site_id=comment.site_id,
             comment_id=comment.id,
             actor=actor,
             from_status=from_status,
             to_status=to_status,
             reason=reason,
-            details=reasons,
+            details=details if details is not None else reasons,
+            batch_id=batch_id,
         )
     )
     for name, value in values.items():

@@ -1,0 +1,356 @@
+"""The moderators' queue: which comments a moderator sees (always within their sites), and
+what they do to them: approve, reject with a reason, mark spam, ban the author; one at a
+time, on a selection, or by rule after a dry run. Every change goes through
+`transition`, and every verdict becomes a training label."""
+import re
+import uuid
+from dataclasses import asdict, dataclass, fields
+from datetime import timedelta
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from .audit import record_event
+from .errors import CommentNotFound, Forbidden, InvalidFields, SelectionChanged
+from .labels import record_labels
+from .moderators import site_scope
+from .privacy import Vault, mask_email
+from .tables import CHECKS, MODERATOR_REASONS, STATUSES, Article, Ban, CheckResult, Comment, Moderator, Site, utcnow
+from .text import fold
+from .transitions import transition
+
+ACTIONS = ("approve", "reject", "spam", "ban")
+SORTS = ("oldest", "newest", "priority")
+BULK_LIMIT = 2000  # comments changed per bulk request; a bigger rule is applied in rounds
+SELECTION_LIMIT = 500
+SAMPLE_SIZE = 10
+WORD = re.compile(r"\w+", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    """What a queue page, a queue API call or a bulk rule selects."""
+
+    status: str = "flagged"
+    site: str | None = None  # a site slug
+    article: str | None = None  # the site's own article id
+    reason: str | None = None
+    language: str | None = None
+    spam_below: float | None = None
+    spam_at_least: float | None = None
+    toxicity_below: float | None = None
+    toxicity_at_least: float | None = None
+    sort: str = "oldest"
+
+    @classmethod
+    def from_args(cls, args) -> "QueueFilter":
+        """Read a filter from query arguments or a JSON object; every bad value is a field error."""
+        values, errors = {}, {}
+        for f in fields(cls):
+            raw = args.get(f.name)
+            if raw in (None, ""):
+                continue
+            if f.name.endswith(("_below", "_at_least")):
+                try:
+                    values[f.name] = float(raw)
+                    if not 0 <= values[f.name] <= 1:
+                        raise ValueError
+                except (TypeError, ValueError):
+                    errors[f.name] = "A score between 0 and 1."
+            elif not isinstance(raw, str) or len(raw) > 200:
+                errors[f.name] = "Text of at most 200 characters."
+            else:
+                values[f.name] = raw
+        if values.get("status", "flagged") not in STATUSES:
+            errors["status"] = f"One of {', '.join(STATUSES)}."
+        if values.get("sort", "oldest") not in SORTS:
+            errors["sort"] = f"One of {', '.join(SORTS)}."
+        if errors:
+            raise InvalidFields("The queue filter has field errors.", errors)
+        return cls(**values)
+
+    def as_args(self) -> dict:
+        """The filter as query arguments, leaving out defaults."""
+        defaults = QueueFilter()
+        return {name: value for name, value in asdict(self).items() if value != getattr(defaults, name)}
+
+
+def select_comments(moderator: Moderator, queue: QueueFilter) -> Select:
+    """The comments a filter selects, among the sites the moderator may see."""
+    query = select(Comment).where(Comment.status == queue.status)
+    scope = site_scope(moderator)
+    if scope is not None:
+        query = query.where(Comment.site_id.in_(scope))
+    if queue.site:
+        query = query.where(Comment.site_id == select(Site.id).where(Site.slug == queue.site).scalar_subquery())
+    if queue.article:
+        articles = select(Article.id).where(Article.external_id == queue.article)
+        query = query.where(Comment.article_id.in_(articles))
+    if queue.reason:
+        query = query.where(Comment.reason == queue.reason)
+    if queue.language:
+        query = query.where(Comment.language == queue.language)
+    for check in CHECKS:
+        below, at_least = getattr(queue, f"{check}_below"), getattr(queue, f"{check}_at_least")
+        if below is not None or at_least is not None:
+            scored = select(CheckResult.comment_id).where(CheckResult.check == check)
+            if below is not None:
+                scored = scored.where(CheckResult.score < below)
+            if at_least is not None:
+                scored = scored.where(CheckResult.score >= at_least)
+            query = query.where(Comment.id.in_(scored))
+    return query
+
+
+def order(query: Select, sort: str) -> Select:
+    if sort == "priority":
+        return query.order_by(Comment.priority.desc().nulls_last(), Comment.created_at, Comment.id)
+    if sort == "newest":
+        return query.order_by(Comment.created_at.desc(), Comment.id.desc())
+    return query.order_by(Comment.created_at, Comment.id)
+
+
+def list_queue(session: Session, moderator: Moderator, queue: QueueFilter, page: int = 1, per_page: int = 50):
+    """One page of the queue and the number of comments it holds."""
+    query = select_comments(moderator, queue)
+    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    comments = session.scalars(order(query, queue.sort).offset((page - 1) * per_page).limit(per_page)).all()
+    return comments, total
+
+
+def count_statuses(session: Session, moderator: Moderator, queue: QueueFilter) -> dict[str, int]:
+    """How many comments each status tab holds under the same filter."""
+    counts = {}
+    for status in STATUSES:
+        query = select_comments(moderator, QueueFilter(**{**asdict(queue), "status": status}))
+        counts[status] = session.scalar(select(func.count()).select_from(query.subquery()))
+    return counts
+
+
+def find_comment(session: Session, moderator: Moderator, public_id: str) -> Comment:
+    """A comment the moderator may see; any other is reported as not existing."""
+    comment = session.scalar(select(Comment).where(Comment.public_id == public_id)) if len(public_id) <= 32 else None
+    scope = site_scope(moderator)
+    if comment is None or (scope is not None and comment.site_id not in scope):
+        raise CommentNotFound(f"No comment with id {public_id!r}.")
+    return comment
+
+
+def find_comments(session: Session, moderator: Moderator, public_ids: list[str]) -> list[Comment]:
+    if not public_ids or len(public_ids) > SELECTION_LIMIT:
+        raise InvalidFields("Bad selection.", {"ids": f"Select between 1 and {SELECTION_LIMIT} comments."})
+    return [find_comment(session, moderator, public_id) for public_id in dict.fromkeys(public_ids)]
+
+
+@dataclass
+class Outcome:
+    """What one action did: the comments changed, and those left alone, with why."""
+
+    action: str
+    batch_id: str | None
+    changed: list[str]
+    skipped: dict[str, str]
+    remaining: int = 0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def target(action: str, reason: str | None) -> tuple[str, str | None]:
+    """The status and reason code an action gives a comment."""
+    if action not in ACTIONS:
+        raise InvalidFields("Unknown action.", {"action": f"One of {', '.join(ACTIONS)}."})
+    if action == "approve":
+        return "approved", None
+    if action == "spam":
+        return "rejected", "spam"
+    if reason not in MODERATOR_REASONS:
+        raise InvalidFields("A rejection needs a reason.", {"reason": f"One of {', '.join(MODERATOR_REASONS)}."})
+    return "rejected", reason
+
+
+def moderate(
+    session: Session,
+    moderator: Moderator,
+    comments: list[Comment],
+    action: str,
+    reason: str | None = None,
+    ban_days: int | None = None,
+    note: str | None = None,
+    batch_id: str | None = None,
+) -> Outcome:
+    """Apply one action to comments the moderator may see. A comment already in the target
+    status, or changed by someone else meanwhile, is skipped. The caller commits."""
+    to_status, reason = target(action, reason)
+    if action == "ban" and ban_days is not None and not 1 <= ban_days <= 3650:
+        raise InvalidFields("Bad ban length.", {"ban_days": "Between 1 and 3650 days, or none for good."})
+    if len(comments) > 1 and batch_id is None:
+        batch_id = uuid.uuid4().hex
+    outcome = Outcome(action, batch_id, [], {})
+    details = {"moderator_id": moderator.id, **({"note": note[:500]} if note else {})}
+    for comment in comments:
+        if action == "ban":
+            ban_author(session, moderator, comment, reason, ban_days, batch_id)
+        if comment.status == to_status:
+            outcome.skipped[comment.public_id] = f"already {to_status}"
+            continue
+        changed = transition(session, comment, to_status, actor=moderator.username, reason=reason,
+                             details=details, batch_id=batch_id)
+        if not changed:
+            outcome.skipped[comment.public_id] = "changed by someone else"
+            continue
+        record_labels(session, comment, action, reason, moderator.username)
+        outcome.changed.append(comment.public_id)
+    return outcome
+
+
+def ban_author(session: Session, moderator: Moderator, comment: Comment, reason: str | None, days: int | None,
+               batch_id: str | None) -> Ban:
+    """Ban a comment's author from its site, by email fingerprint; audited."""
+    expires_at = utcnow() + timedelta(days=days) if days else None
+    ban = Ban(site_id=comment.site_id, author_fingerprint=comment.author_fingerprint, reason=reason,
+              created_by=moderator.username, expires_at=expires_at)
+    session.add(ban)
+    record_event(session, "ban", moderator.username, comment=comment, reason=reason, batch_id=batch_id,
+                 details={"days": days, "expires_at": expires_at.isoformat() if expires_at else None})
+    return ban
+
+
+def preview_rule(session: Session, moderator: Moderator, queue: QueueFilter) -> dict:
+    """A dry run of a bulk rule: how many comments it selects now, and the oldest few."""
+    comments, total = list_queue(session, moderator, QueueFilter(**{**asdict(queue), "sort": "oldest"}),
+                                 per_page=SAMPLE_SIZE)
+    return {"count": total, "sample": comments, "limit": BULK_LIMIT}
+
+
+def apply_rule(
+    session: Session,
+    moderator: Moderator,
+    queue: QueueFilter,
+    action: str,
+    expect: int,
+    reason: str | None = None,
+    ban_days: int | None = None,
+    note: str | None = None,
+) -> Outcome:
+    """Apply an action to every comment a rule selects, as one audited batch, provided the
+    rule still selects the `expect` comments its dry run counted. At most BULK_LIMIT
+    comments (the oldest) change per call; `remaining` says how many are left."""
+    target(action, reason)
+    query = select_comments(moderator, queue)
+    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    if total != expect:
+        raise SelectionChanged(f"The rule now selects {total} comments, not {expect}. Preview it again.",
+                               {"count": str(total)})
+    comments = session.scalars(order(query, "oldest").limit(BULK_LIMIT)).all()
+    batch_id = uuid.uuid4().hex
+    record_event(session, f"bulk_{action}", moderator.username, reason=reason, batch_id=batch_id,
+                 details={"rule": queue.as_args() | {"status": queue.status}, "count": len(comments),
+                          "moderator_id": moderator.id})
+    outcome = moderate(session, moderator, comments, action, reason, ban_days, note, batch_id)
+    outcome.remaining = total - len(comments)
+    return outcome
+
+
+def author_history(session: Session, moderator: Moderator, comment: Comment) -> dict[str, int]:
+    """The author's comments by status (same email fingerprint, within the moderator's sites)."""
+    query = select(Comment.status, func.count()).where(Comment.author_fingerprint == comment.author_fingerprint)
+    scope = site_scope(moderator)
+    if scope is not None:
+        query = query.where(Comment.site_id.in_(scope))
+    counts = dict(session.execute(query.group_by(Comment.status)).all())
+    return {status: counts.get(status, 0) for status in STATUSES}
+
+
+def active_ban(session: Session, comment: Comment) -> Ban | None:
+    now = utcnow()
+    bans = session.scalars(
+        select(Ban).where(Ban.site_id == comment.site_id, Ban.author_fingerprint == comment.author_fingerprint,
+                          Ban.lifted_at.is_(None)).order_by(Ban.created_at.desc())
+    )
+    return next((ban for ban in bans if ban.expires_at is None or ban.expires_at > now), None)
+
+
+def highlight(content: str, terms: dict[str, float]) -> list[tuple[str, float | None]]:
+    """The content cut into runs of text, each word that pushed a score paired with its
+    weight. Words are compared folded (case, accents, look-alikes), as the model saw them."""
+    if not terms:
+        return [(content, None)]
+    runs, last = [], 0
+    for match in WORD.finditer(content):
+        weight = terms.get(fold(match.group(0)).strip())
+        if weight is None:
+            continue
+        if match.start() > last:
+            runs.append((content[last:match.start()], None))
+        runs.append((match.group(0), weight))
+        last = match.end()
+    if last < len(content):
+        runs.append((content[last:], None))
+    return runs
+
+
+def driving_terms(comment: Comment) -> dict[str, float]:
+    """The words that pushed each check's score up, with the largest share of any check."""
+    terms: dict[str, float] = {}
+    for result in comment.checks:
+        for term, weight in result.terms or []:
+            terms[term] = max(weight, terms.get(term, 0.0))
+    return terms
+
+
+def describe(session: Session, moderator: Moderator, comment: Comment, vault: Vault) -> dict:
+    """Everything a moderator sees of one comment: the content with its driving words
+    marked, scores per check and attribute, the reasons, the thread, the author's masked
+    email and history, and how long it has waited."""
+    checks = {
+        result.check: {
+            "score": result.score,
+            "attributes": result.attributes or {},
+            "thresholds": result.thresholds,
+            "model_version": result.model_version,
+            "terms": result.terms or [],
+            "error": result.error,
+        }
+        for result in comment.checks
+    }
+    parent = comment.parent
+    ban = active_ban(session, comment)
+    waited_until = comment.decided_at if comment.status != "flagged" and comment.decided_at else utcnow()
+    return {
+        "id": comment.public_id,
+        "status": comment.status,
+        "reason": comment.reason,
+        "site": comment.site.slug,
+        "article": {"id": comment.article.external_id, "title": comment.article.title, "url": comment.article.url},
+        "parent": {
+            "id": parent.public_id, "author_name": parent.author_name, "content": parent.content,
+            "status": parent.status,
+        } if parent else None,
+        "author_name": comment.author_name,
+        "author_email": mask_email(vault.decrypt(comment.author_email)),
+        "author_url": comment.author_url,
+        "author_history": author_history(session, moderator, comment),
+        "author_banned_until": (ban.expires_at.isoformat() if ban.expires_at else "forever") if ban else None,
+        "content": comment.content,
+        "highlights": [[text, weight] for text, weight in highlight(comment.content, driving_terms(comment))],
+        "language": comment.language,
+        "created_at": comment.created_at.isoformat(),
+        "decided_at": comment.decided_at.isoformat() if comment.decided_at else None,
+        "decided_by": comment.decided_by,
+        "seconds_in_queue": round((waited_until - comment.created_at).total_seconds()),
+        "priority": comment.priority,
+        "scores": {check: checks.get(check, {}).get("score") for check in CHECKS},
+        "checks": checks,
+        "reasons": comment.reasons,
+        "model_versions": {check: c["model_version"] for check, c in checks.items() if c["model_version"]},
+    }
+
+
+def reveal_email(session: Session, moderator: Moderator, comment: Comment, vault: Vault) -> str:
+    """An author's full email address: for admins only, and audited."""
+    if not moderator.is_admin:
+        raise Forbidden("Only an admin may reveal an email address.")
+    record_event(session, "reveal_email", moderator.username, comment=comment)
+    return vault.decrypt(comment.author_email)
+
