@@ -1,7 +1,7 @@
 """The audit log: every transition (by the checks or a moderator) and every other act a
 moderator answers for, readable by site within a moderator's scope."""
 from dataclasses import asdict, dataclass, fields
-from datetime import datetime
+from datetime import datetime, timezone
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
@@ -54,7 +54,8 @@ class AuditFilter:
                 errors[f.name] = "Text of at most 200 characters."
             elif f.name in ("since", "until"):
                 try:
-                    values[f.name] = datetime.fromisoformat(raw)
+                    moment = datetime.fromisoformat(raw)
+                    values[f.name] = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
                 except ValueError:
                     errors[f.name] = "An ISO 8601 date or time, such as 2026-11-27 or 2026-11-27T10:00:00+07:00."
             else:

@@ -110,7 +110,7 @@ def count_address_failure(address: str | None) -> None:
         return
     try:
         with current_app.extensions["redis"].pipeline(transaction=False) as pipe:
-            pipe.incr(key).expire(key, ADDRESS_WINDOW, nx=True).execute()
+            pipe.set(key, 0, ex=ADDRESS_WINDOW, nx=True).incr(key).execute()  # the window starts at the first failure
     except REDIS_DOWN:
         return
 

@@ -129,7 +129,8 @@ def count_statuses(session: Session, moderator: Moderator, queue: QueueFilter) -
 
 def find_comment(session: Session, moderator: Moderator, public_id: str) -> Comment:
     """A comment the moderator may see; any other is reported as not existing."""
-    comment = session.scalar(select(Comment).where(Comment.public_id == public_id)) if len(public_id) <= 32 else None
+    storable = len(public_id) <= 32 and "\x00" not in public_id  # PostgreSQL cannot compare a NUL
+    comment = session.scalar(select(Comment).where(Comment.public_id == public_id)) if storable else None
     scope = site_scope(moderator)
     if comment is None or (scope is not None and comment.site_id not in scope):
         raise CommentNotFound(f"No comment with id {public_id!r}.")
@@ -207,9 +208,10 @@ def moderate(
 def ban_author(session: Session, moderator: Moderator, comment: Comment, reason: str | None, days: int | None,
                batch_id: str | None) -> Ban:
     """Ban a comment's author from its site, by email fingerprint; audited."""
-    expires_at = utcnow() + timedelta(days=days) if days else None
+    now = utcnow()
+    expires_at = now + timedelta(days=days) if days else None
     ban = Ban(site_id=comment.site_id, author_fingerprint=comment.author_fingerprint, reason=reason,
-              created_by=moderator.username, expires_at=expires_at)
+              created_by=moderator.username, created_at=now, expires_at=expires_at)
     session.add(ban)
     record_event(session, "ban", moderator.username, comment=comment, reason=reason, batch_id=batch_id,
                  details={"days": days, "expires_at": expires_at.isoformat() if expires_at else None})

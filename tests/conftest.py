@@ -14,7 +14,7 @@ import pytest
 from cryptography.fernet import Fernet
 from redis import Redis
 from rq import Queue, SimpleWorker
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, text, update
 from sqlalchemy.engine import make_url
 
 from moderation import create_app
@@ -22,7 +22,7 @@ from moderation.db import Base, transaction
 from moderation.migrate import upgrade_database
 from moderation.settings import Settings
 from moderation.sites import create_site
-from moderation.tables import CHECKS
+from moderation.tables import CHECKS, Article
 
 IN_CI = os.environ.get("CI") == "true"
 POSTGRES_URL = os.environ.get("MODERATION_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -214,3 +214,37 @@ def comment_payload():
         return {key: value for key, value in payload.items() if value is not None}
 
     return build
+
+
+@pytest.fixture
+def flag_comments(app, client, site, comment_payload, work):
+    """Post comments to a premoderated article and run their checks: each ends `flagged`,
+    with real scores. Returns their public ids, oldest first."""
+
+    def flag(contents, article_id="premoderated-thread", auth=None, **overrides):
+        ids = []
+        for content in contents:
+            payload = comment_payload(article_id=article_id, content=content, **overrides)
+            response = client.post("/api/v1/comments", json=payload, headers=auth or site["auth"])
+            assert response.status_code == 202, response.get_json()
+            ids.append(response.get_json()["id"])
+        with transaction(app.extensions["sessions"]) as session:
+            session.execute(update(Article).where(Article.external_id == article_id).values(premoderated=True))
+        work()
+        return ids
+
+    return flag
+
+
+@pytest.fixture
+def make_moderator(app, site):
+    """Create a moderator (or admin) with access to the named sites."""
+
+    def make(username="mira", role="moderator", sites=("poros-warta",), password="correct horse battery"):
+        from moderation.moderators import create_moderator
+
+        with transaction(app.extensions["sessions"]) as session:
+            moderator = create_moderator(session, username, password, role, list(sites))
+            return moderator.id
+
+    return make

@@ -1,0 +1,256 @@
+"""The moderators' queue and actions, against real comments decided by the real checks."""
+import re
+
+import pytest
+from sqlalchemy import select
+
+from moderation import review
+from moderation.db import transaction
+from moderation.errors import CommentNotFound, Forbidden, InvalidFields, SelectionChanged
+from moderation.review import QueueFilter, apply_rule, find_comment, list_queue, moderate, preview_rule
+from moderation.sites import create_site
+from moderation.tables import AuditEvent, Ban, Comment, Label, Moderator
+
+CLEAN = "Semoga banjir cepat surut dan warga mendapat bantuan yang layak."
+ENGLISH = "Thank you for the clear reporting on the flood relief plan."
+PROMO = "SLOT GACOR hari ini m4xw1n terus! daftar sekarang di PULAUWIN88, deposit 10rb langsung jp"
+INSULT = "dasar goblok lu, otak udang, mending diam saja"
+
+
+@pytest.fixture
+def sessions(app):
+    return app.extensions["sessions"]
+
+
+def as_moderator(session, moderator_id: int) -> Moderator:
+    return session.get(Moderator, moderator_id)
+
+
+def statuses(sessions, ids):
+    with sessions() as session:
+        rows = session.execute(select(Comment.public_id, Comment.status).where(Comment.public_id.in_(ids)))
+        return dict(rows.all())
+
+
+def test_premoderated_comments_are_flagged_with_scores_and_a_priority(sessions, flag_comments):
+    ids = flag_comments([CLEAN, PROMO])
+    with sessions() as session:
+        comments = session.scalars(select(Comment).where(Comment.public_id.in_(ids))).all()
+        assert {comment.status for comment in comments} == {"flagged"}
+        assert all(comment.reasons["rules"][0] == "article_premoderated" for comment in comments)
+        assert all(len(comment.checks) == 2 and comment.priority is not None for comment in comments)
+        by_id = {comment.public_id: comment for comment in comments}
+        assert by_id[ids[1]].priority > by_id[ids[0]].priority  # the gambling promo is worse
+
+
+def test_the_queue_filters_sorts_and_pages(sessions, flag_comments, make_moderator):
+    clean_ids = flag_comments([CLEAN, ENGLISH], article_id="thread-a")
+    promo_ids = flag_comments([PROMO], article_id="thread-b")
+    moderator_id = make_moderator()
+    with sessions() as session:
+        moderator = as_moderator(session, moderator_id)
+        comments, total = list_queue(session, moderator, QueueFilter())
+        assert total == 3 and [c.public_id for c in comments] == clean_ids + promo_ids  # oldest first
+        comments, _ = list_queue(session, moderator, QueueFilter(sort="priority"))
+        assert comments[0].public_id == promo_ids[0]
+        comments, total = list_queue(session, moderator, QueueFilter(article="thread-a"))
+        assert total == 2
+        comments, total = list_queue(session, moderator, QueueFilter(language="en"))
+        assert [c.public_id for c in comments] == [clean_ids[1]]
+        spam_flag = comments[0].checks[0].thresholds["flag"]
+        _, total = list_queue(session, moderator, QueueFilter(spam_at_least=spam_flag))
+        assert total == 1
+        _, total = list_queue(session, moderator, QueueFilter(status="approved"))
+        assert total == 0
+        comments, total = list_queue(session, moderator, QueueFilter(), page=2, per_page=2)
+        assert total == 3 and [c.public_id for c in comments] == promo_ids
+        assert review.count_statuses(session, moderator, QueueFilter()) == {
+            "pending": 0, "approved": 0, "flagged": 3, "rejected": 0}
+
+
+@pytest.mark.parametrize(
+    "args, field",
+    [({"status": "deleted"}, "status"), ({"sort": "random"}, "sort"), ({"toxicity_below": "lots"}, "toxicity_below"),
+     ({"spam_at_least": "1.5"}, "spam_at_least")],
+)
+def test_bad_filters_are_field_errors(args, field):
+    with pytest.raises(InvalidFields) as error:
+        QueueFilter.from_args(args)
+    assert field in error.value.fields
+
+
+def test_a_moderator_sees_only_their_sites(app, sessions, flag_comments, make_moderator, comment_payload):
+    ours = flag_comments([CLEAN])
+    with transaction(sessions) as session:
+        _, other_key = create_site(session, "kabar-lain", "Kabar Lain")
+    theirs = flag_comments([ENGLISH], auth={"Authorization": f"Bearer {other_key}"}, article_id="their-thread")
+    mine, admin = make_moderator(), make_moderator("ayu", role="admin", sites=())
+    with sessions() as session:
+        moderator = as_moderator(session, mine)
+        comments, total = list_queue(session, moderator, QueueFilter())
+        assert [c.public_id for c in comments] == ours and total == 1
+        assert list_queue(session, moderator, QueueFilter(site="kabar-lain"))[1] == 0
+        with pytest.raises(CommentNotFound):
+            find_comment(session, moderator, theirs[0])
+        assert list_queue(session, as_moderator(session, admin), QueueFilter())[1] == 2
+
+
+def test_approving_records_the_moderator_the_audit_event_and_labels(sessions, flag_comments, make_moderator):
+    comment_id = flag_comments([CLEAN])[0]
+    moderator_id = make_moderator()
+    with transaction(sessions) as session:
+        moderator = as_moderator(session, moderator_id)
+        comment = find_comment(session, moderator, comment_id)
+        outcome = moderate(session, moderator, [comment], "approve", note="reads fine")
+        assert outcome.changed == [comment_id] and outcome.batch_id is None
+    with sessions() as session:
+        comment = session.scalar(select(Comment).where(Comment.public_id == comment_id))
+        assert (comment.status, comment.decided_by) == ("approved", "mira")
+        event = session.scalars(select(AuditEvent).where(AuditEvent.comment_id == comment.id)
+                                .order_by(AuditEvent.id)).all()[-1]
+        assert (event.actor, event.from_status, event.to_status, event.details["note"]) == (
+            "mira", "flagged", "approved", "reads fine")
+        labels = {label.check: label for label in session.scalars(select(Label))}
+        assert {check: label.value for check, label in labels.items()} == {"spam": 0, "toxicity": 0}
+        assert labels["spam"].model_version.startswith("spam-")
+        assert labels["spam"].overturned is False  # the spam model did not call it spam
+
+
+def test_reject_needs_a_reason_and_a_known_action(sessions, flag_comments, make_moderator):
+    comment_id = flag_comments([INSULT])[0]
+    moderator_id = make_moderator()
+    with transaction(sessions) as session:
+        moderator = as_moderator(session, moderator_id)
+        comment = find_comment(session, moderator, comment_id)
+        with pytest.raises(InvalidFields) as error:
+            moderate(session, moderator, [comment], "reject")
+        assert "reason" in error.value.fields
+        with pytest.raises(InvalidFields):
+            moderate(session, moderator, [comment], "delete")
+        moderate(session, moderator, [comment], "reject", reason="personal_attack")
+    with sessions() as session:
+        comment = session.scalar(select(Comment).where(Comment.public_id == comment_id))
+        assert (comment.status, comment.reason) == ("rejected", "personal_attack")
+        assert [(label.check, label.value) for label in session.scalars(select(Label))] == [("toxicity", 1)]
+
+
+def test_a_selection_is_one_batch_and_a_repeat_is_skipped(sessions, flag_comments, make_moderator):
+    ids = flag_comments([PROMO, PROMO + " sekarang", CLEAN])
+    moderator_id = make_moderator()
+    with transaction(sessions) as session:
+        moderator = as_moderator(session, moderator_id)
+        outcome = moderate(session, moderator, review.find_comments(session, moderator, ids[:2]), "spam")
+        assert outcome.changed == ids[:2] and outcome.batch_id
+    with transaction(sessions) as session:
+        moderator = as_moderator(session, moderator_id)
+        again = moderate(session, moderator, review.find_comments(session, moderator, ids[:2]), "spam")
+        assert again.changed == [] and set(again.skipped.values()) == {"already rejected"}
+        events = session.scalars(select(AuditEvent).where(AuditEvent.batch_id == outcome.batch_id)).all()
+        assert len(events) == 2
+    assert statuses(sessions, ids) == {ids[0]: "rejected", ids[1]: "rejected", ids[2]: "flagged"}
+
+
+def test_a_moderator_may_reverse_a_decision(sessions, flag_comments, make_moderator):
+    comment_id = flag_comments([CLEAN])[0]
+    moderator_id = make_moderator()
+    for action, reason, expected in [("approve", None, "approved"), ("reject", "off_topic", "rejected"),
+                                     ("approve", None, "approved")]:
+        with transaction(sessions) as session:
+            moderator = as_moderator(session, moderator_id)
+            moderate(session, moderator, [find_comment(session, moderator, comment_id)], action, reason)
+        assert statuses(sessions, [comment_id]) == {comment_id: expected}
+
+
+def test_a_ban_rejects_the_comment_and_the_authors_next_one(app, client, site, sessions, flag_comments,
+                                                            make_moderator, comment_payload, work):
+    comment_id = flag_comments([INSULT])[0]
+    moderator_id = make_moderator()
+    with transaction(sessions) as session:
+        moderator = as_moderator(session, moderator_id)
+        moderate(session, moderator, [find_comment(session, moderator, comment_id)], "ban", reason="toxic",
+                 ban_days=7)
+    later = client.post("/api/v1/comments", json=comment_payload(content=CLEAN), headers=site["auth"]).get_json()
+    work()
+    with sessions() as session:
+        ban = session.scalar(select(Ban))
+        assert ban.created_by == "mira" and (ban.expires_at - ban.created_at).days == 7
+        assert session.scalar(select(AuditEvent).where(AuditEvent.action == "ban")).reason == "toxic"
+        comment = session.scalar(select(Comment).where(Comment.public_id == later["id"]))
+        assert (comment.status, comment.reason, comment.reasons["rule"]) == (
+            "rejected", "banned_author", "author_banned")
+    with pytest.raises(InvalidFields):
+        with transaction(sessions) as session:
+            moderator = as_moderator(session, moderator_id)
+            moderate(session, moderator, [find_comment(session, moderator, comment_id)], "ban", "toxic",
+                     ban_days=0)
+
+
+def test_a_bulk_rule_is_previewed_then_applied_as_one_batch(sessions, flag_comments, make_moderator, monkeypatch):
+    ids = flag_comments([CLEAN, ENGLISH, "Warga berharap tanggul segera diperbaiki."], article_id="banjir")
+    other = flag_comments([CLEAN], article_id="lain")
+    moderator_id = make_moderator()
+    rule = QueueFilter(article="banjir", toxicity_below=0.99)
+    with sessions() as session:
+        preview = preview_rule(session, as_moderator(session, moderator_id), rule)
+        assert preview["count"] == 3 and [c.public_id for c in preview["sample"]] == ids
+    assert set(statuses(sessions, ids).values()) == {"flagged"}  # a dry run changes nothing
+    with pytest.raises(SelectionChanged):
+        with transaction(sessions) as session:
+            apply_rule(session, as_moderator(session, moderator_id), rule, "approve", expect=2)
+    monkeypatch.setattr(review, "BULK_LIMIT", 2)
+    with transaction(sessions) as session:
+        outcome = apply_rule(session, as_moderator(session, moderator_id), rule, "approve", expect=3)
+    assert outcome.changed == ids[:2] and outcome.remaining == 1
+    with transaction(sessions) as session:
+        last = apply_rule(session, as_moderator(session, moderator_id), rule, "approve", expect=1)
+    assert last.changed == ids[2:] and last.remaining == 0
+    assert statuses(sessions, ids + other) == {**dict.fromkeys(ids, "approved"), other[0]: "flagged"}
+    with sessions() as session:
+        batch = session.scalars(select(AuditEvent).where(AuditEvent.batch_id == outcome.batch_id)).all()
+        assert sorted(event.action for event in batch) == ["bulk_approve", "transition", "transition"]
+        bulk = next(event for event in batch if event.action == "bulk_approve")
+        assert bulk.details["rule"] == {"article": "banjir", "toxicity_below": 0.99, "status": "flagged"}
+
+
+def test_describe_shows_why_a_comment_was_held(app, sessions, flag_comments, make_moderator, client, site,
+                                               comment_payload):
+    parent_id = flag_comments([CLEAN])[0]
+    reply_id = flag_comments([PROMO], parent_id=parent_id)[0]
+    moderator_id = make_moderator()
+    vault = app.extensions["vault"]
+    with sessions() as session:
+        moderator = as_moderator(session, moderator_id)
+        view = review.describe(session, moderator, find_comment(session, moderator, reply_id), vault)
+    assert view["parent"]["id"] == parent_id and view["parent"]["content"] == CLEAN
+    assert view["article"]["id"] == "premoderated-thread"
+    assert view["author_email"] == "b***o@e***.co.id"
+    assert view["author_history"] == {"pending": 0, "approved": 0, "flagged": 2, "rejected": 0}
+    assert "".join(text for text, _ in view["highlights"]) == PROMO
+    marked = [text.lower() for text, weight in view["highlights"] if weight]
+    assert {"slot", "gacor", "m4xw1n"} <= set(marked) <= set(re.findall(r"\w+", PROMO.lower()))
+    assert view["scores"]["spam"] > view["checks"]["spam"]["thresholds"]["flag"]
+    assert set(view["checks"]["toxicity"]["attributes"]) >= {"abusive", "insult"}
+    assert view["seconds_in_queue"] >= 0 and view["reasons"]["rule"] == "article_premoderated"
+
+
+def test_highlight_marks_words_as_the_model_saw_them():
+    runs = review.highlight("Main SL0T gacor, bukan slot biasa!", {"slot": 1.2, "gacor": 0.8})
+    assert runs == [("Main ", None), ("SL0T", 1.2), (" ", None), ("gacor", 0.8), (", bukan ", None),
+                    ("slot", 1.2), (" biasa!", None)]
+    assert review.highlight("tanpa kata", {}) == [("tanpa kata", None)]
+
+
+def test_only_an_admin_reveals_an_email_and_it_is_audited(app, sessions, flag_comments, make_moderator):
+    comment_id = flag_comments([CLEAN])[0]
+    moderator_id, admin_id = make_moderator(), make_moderator("ayu", role="admin", sites=())
+    vault = app.extensions["vault"]
+    with transaction(sessions) as session:
+        moderator = as_moderator(session, moderator_id)
+        with pytest.raises(Forbidden):
+            review.reveal_email(session, moderator, find_comment(session, moderator, comment_id), vault)
+        admin = as_moderator(session, admin_id)
+        email = review.reveal_email(session, admin, find_comment(session, admin, comment_id), vault)
+    assert email == "budi.santoso@example.co.id"
+    with sessions() as session:
+        event = session.scalar(select(AuditEvent).where(AuditEvent.action == "reveal_email"))
+        assert event.actor == "ayu" and event.comment.public_id == comment_id
