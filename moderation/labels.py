@@ -5,11 +5,11 @@ rejecting as spam) says spam; rejecting as toxic or as a personal attack says to
 reasons (off-topic, illegal, other) say nothing a model was asked, so they label nothing.
 A label overturns the model when it disagrees with what the check asked for (a flag or a
 rejection means the model called the comment spam, or toxic)."""
-from sqlalchemy import Integer, case, func, select
+from sqlalchemy import Integer, case, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from .decisions import judge
-from .tables import Comment, Label, Site
+from .tables import CheckResult, Comment, Label, Site, utcnow
 
 VERDICTS = {  # (action, reason) -> {check: label}
     ("approve", None): {"spam": 0, "toxicity": 0},
@@ -23,25 +23,35 @@ VERDICTS = {  # (action, reason) -> {check: label}
 }
 
 
-def record_labels(session: Session, comment: Comment, action: str, reason: str | None, actor: str,
-                  source: str = "moderator") -> list[Label]:
-    """Store (or replace) the labels a verdict gives a comment, with the model's own call."""
+def record_labels(session: Session, comments: list[Comment], action: str, reason: str | None, actor: str,
+                  source: str = "moderator") -> int:
+    """Store (replacing older ones) the labels a verdict gives comments, each with what the
+    model had said; a few statements however many comments. Returns how many were stored."""
     verdict = VERDICTS.get((action, reason), {})
-    results = {result.check: result for result in comment.checks}
-    labels = []
-    for check, value in verdict.items():
-        label = session.scalar(select(Label).where(Label.comment_id == comment.id, Label.check == check))
-        if label is None:
-            label = Label(comment_id=comment.id, site_id=comment.site_id, check=check)
-            session.add(label)
-        result = results.get(check)
-        scored = result is not None and result.score is not None
-        label.value, label.source, label.created_by = value, source, actor
-        label.model_version = result.model_version if result else None
-        label.model_score = result.score if scored else None
-        label.overturned = (value == 1) != (judge(check, result) is not None) if scored else None
-        labels.append(label)
-    return labels
+    if not verdict or not comments:
+        return 0
+    ids = [comment.id for comment in comments]
+    scored = select(CheckResult.comment_id, CheckResult.check, CheckResult.score, CheckResult.error,
+                    CheckResult.attributes, CheckResult.thresholds, CheckResult.model_version)
+    results = {
+        (result.comment_id, result.check): result  # rows, which judge reads like CheckResults
+        for result in session.execute(scored.where(CheckResult.comment_id.in_(ids), CheckResult.check.in_(verdict)))
+    }
+    session.execute(delete(Label).where(Label.comment_id.in_(ids), Label.check.in_(verdict)))
+    now, rows = utcnow(), []
+    for comment in comments:
+        for check, value in verdict.items():
+            result = results.get((comment.id, check))
+            scored = result is not None and result.score is not None
+            rows.append({
+                "comment_id": comment.id, "site_id": comment.site_id, "check": check, "value": value,
+                "model_version": result.model_version if result else None,
+                "model_score": result.score if scored else None,
+                "overturned": (value == 1) != (judge(check, result) is not None) if scored else None,
+                "source": source, "created_by": actor, "created_at": now,
+            })
+    session.execute(insert(Label), rows)
+    return len(rows)
 
 
 def overturn_rates(session: Session, site_ids: list[int] | None = None) -> list[dict]:
