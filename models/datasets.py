@@ -31,6 +31,7 @@ LICENCES = {
         "CC BY-NC-SA 4.0 (non-commercial: legal review before a paid product)",
     "en_hate_offensive_davidson": "MIT",
     "en_olid": "not stated",
+    "site_labels": "the site's own readers' comments (the site's terms apply)",
 }
 LABELS = {
     "youtube_spam_collection": "CLASS == 1",
@@ -40,7 +41,9 @@ LABELS = {
     "id_hate_abusive_ibrohim2019": "HS or Abusive",
     "en_hate_offensive_davidson": "class in {0 hate, 1 offensive}",
     "en_olid": "subtask_a == OFF",
+    "site_labels": "a moderator's verdict (moderation.labels.VERDICTS; models.labels)",
 }
+SITE_LABELS = "site_labels"  # moderators' labels from a Saring database (--with-labels)
 ATTRIBUTE_SOURCES = {
     "abusive": "Ibrohim Abusive; Davidson offensive vs neither (hate left out); "
                "OLID OFF+UNT (untargeted profanity) vs NOT (TIN left out)",
@@ -170,7 +173,7 @@ _READERS = {
 }
 
 
-def _finish(df: pd.DataFrame, tweets: bool) -> pd.DataFrame:
+def finish(df: pd.DataFrame, tweets: bool) -> pd.DataFrame:
     df = df.assign(raw=df["raw"].fillna("").astype(str))
     df["key"] = df["raw"].map(split_key)
     df["text"] = df["raw"].map(_clean_tweet) if tweets else df["raw"]
@@ -181,7 +184,7 @@ def _finish(df: pd.DataFrame, tweets: bool) -> pd.DataFrame:
 def read_dataset(name: str) -> pd.DataFrame:
     """One split-A data set, deduplicated on the split key (first occurrence kept)."""
     read, tweets = _READERS[name]
-    df = _finish(read(datasets_dir() / name), tweets)
+    df = finish(read(datasets_dir() / name), tweets)
     return df.drop_duplicates("key", keep="first").reset_index(drop=True)
 
 
@@ -199,14 +202,14 @@ def split_dataset(name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(train, test) of a data set: the stored split A, or OLID's publisher split."""
     if name == "en_olid":
         train, test = _read_olid(datasets_dir() / name)
-        return _finish(train, True), _finish(test, True)
+        return finish(train, True), finish(test, True)
     df = read_dataset(name)
     test_hashes = set(split_path(name).read_text().split())
     in_test = df["key"].map(hash_key).isin(test_hashes)
     return df[~in_test].reset_index(drop=True), df[in_test].reset_index(drop=True)
 
 
-def _overlap_keys(df: pd.DataFrame) -> set[str]:
+def overlap_keys(df: pd.DataFrame) -> set[str]:
     return set(df["key"]) | set(df["text"].map(fold).map(split_key))
 
 
@@ -220,7 +223,7 @@ def load_task(task: str, exclude=frozenset()) -> tuple[pd.DataFrame, dict[str, p
         if name in exclude:
             continue
         if name in OVERLAPPING:
-            other = _overlap_keys(splits[OVERLAPPING[name]][1])
+            other = overlap_keys(splits[OVERLAPPING[name]][1])
             folded = train["text"].map(fold).map(split_key)
             train = train[~(train["key"].isin(other) | folded.isin(other))]
         trains.append(train.assign(dataset=name))

@@ -3,7 +3,8 @@
 Writes ``<name>.skops`` (a dict holding the scikit-learn pipeline and the attribute heads),
 ``<name>.json`` and ``<name>.md`` (the model card) into ``--out`` (default models/artifacts).
 ``--exclude-noncommercial`` leaves out the data sets whose licence forbids commercial use and
-names the artifact ``<task>-commercial``.
+names the artifact ``<task>-commercial``. ``--with-labels`` adds the moderators' labels of a
+Saring database to the training data (models/labels.py).
 """
 
 import argparse
@@ -21,11 +22,14 @@ from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sqlalchemy.exc import SQLAlchemyError
 
 from models import metrics
 from models.cards import write_artifacts
 from models.datasets import ATTRIBUTES, NONCOMMERCIAL, TASKS, load_task
 from models.features import FEATURE_NAMES, comment_frame
+from models.labels import (add_labels, database_url, describe_labels, describe_url, keep_labels,
+                           load_labels)
 
 SEED = 42
 # C and the naive-Bayes weighting were chosen by 5-fold cross-validation on training data:
@@ -176,11 +180,21 @@ def measure_tests(pipeline, heads, tests, thresholds, attribute_thresholds) -> d
 
 
 def train(task: str, out: Path, reject_precision: float = 0.99,
-          exclude_noncommercial: bool = False) -> Path:
-    """Fit, choose thresholds out of fold, measure on the held-out sets, write the artifacts."""
+          exclude_noncommercial: bool = False, labels: pd.DataFrame | None = None,
+          site: str | None = None, frames: tuple[pd.DataFrame, dict] | None = None) -> Path:
+    """Fit, choose thresholds out of fold, measure on the held-out sets, write the artifacts.
+
+    ``labels`` (models.labels.load_labels, read for ``site`` or every site) join the
+    training data as the data set ``site_labels``; ``frames`` replaces load_task's
+    (training frame, test frames), for tests."""
     started = time.perf_counter()
     exclude = NONCOMMERCIAL if exclude_noncommercial else frozenset()
-    train_frame, tests = load_task(task, exclude=exclude)
+    train_frame, tests = frames or load_task(task, exclude=exclude)
+    notes = []
+    if labels is not None:
+        kept = keep_labels(labels, tests)
+        train_frame = add_labels(train_frame, kept)
+        notes.append(describe_labels(labels, kept, task))
     features = build_features(SIGNALS[task])
     x = features.fit_transform(comment_frame(train_frame["text"])).tocsr()
     y, datasets = train_frame["label"].to_numpy(), train_frame["dataset"]
@@ -190,7 +204,6 @@ def train(task: str, out: Path, reject_precision: float = 0.99,
     thresholds = choose_thresholds(y, oof, reject_precision)
     pipeline = Pipeline([("features", features),
                          ("classifier", fit_head(head, x, y, datasets, **settings))])
-    notes = []
     if exclude:
         notes.append("Licence-clean variant: trained without " + ", ".join(sorted(exclude))
                      + ". No Indonesian toxicity data is left, so Indonesian abuse is "
@@ -223,21 +236,62 @@ def train(task: str, out: Path, reject_precision: float = 0.99,
         tests=measure_tests(pipeline, heads, tests, thresholds, attribute_thresholds),
         seconds=round(time.perf_counter() - started), notes=notes,
         command=f"python -m models.train {task}"
-                + (" --exclude-noncommercial" if exclude_noncommercial else ""),
+                + (" --exclude-noncommercial" if exclude_noncommercial else "")
+                + (" --with-labels" if labels is not None else "")
+                + (f" --site {site}" if site else ""),
     )
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        epilog="Retraining on a site's labels: write the artifacts to the site's own --out "
+               "directory (not the committed models/artifacts) and compare its card with the "
+               "committed one, then point the workers at it with MODERATION_MODELS_DIR "
+               "(they load <task>.skops and <task>.json from there). One model checks the "
+               "comments of every site its workers serve.")
     parser.add_argument("task", choices=sorted(TASKS))
-    parser.add_argument("--out", type=Path, default=ARTIFACTS)
+    parser.add_argument("--out", type=Path, default=ARTIFACTS,
+                        help=f"directory for <task>.skops/.json/.md (default {ARTIFACTS})")
     parser.add_argument("--reject-precision", type=float, default=0.99,
                         help="out-of-fold precision the reject threshold must reach")
     parser.add_argument("--exclude-noncommercial", action="store_true",
                         help="leave out data sets licensed for non-commercial use only")
+    parser.add_argument("--with-labels", action="store_true",
+                        help="add the moderators' labels of a Saring database to the training "
+                             "data as the data set site_labels (training rows only; the "
+                             "held-out figures stay on the public test sets). With no labels "
+                             "to add, nothing is trained and the command exits with status 1")
+    parser.add_argument("--database-url",
+                        help="the database holding the labels (default $MODERATION_DATABASE_URL, "
+                             "else sqlite:///instance/saring.db); no secrets are needed")
+    parser.add_argument("--site", metavar="SLUG", help="only this site's labels")
     args = parser.parse_args(argv)
+    if not args.with_labels and (args.database_url or args.site):
+        parser.error("--database-url and --site choose the labels of --with-labels")
+    args.database_url = database_url(args.database_url) if args.with_labels else None
+    return args
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    labels = None
+    if args.with_labels:
+        try:
+            labels = load_labels(args.database_url, args.task, args.site)
+        except (FileNotFoundError, SQLAlchemyError) as error:
+            raise SystemExit(f"cannot read labels from {describe_url(args.database_url)}: "
+                             f"{type(error).__name__}: {str(error).splitlines()[0]}") from None
+        if labels.empty:
+            where = f" of site {args.site}" if args.site else ""
+            raise SystemExit(f"no {args.task} labels{where} in {describe_url(args.database_url)}: "
+                             f"nothing to add, so nothing was trained (run without --with-labels "
+                             f"to train on the public data only)")
+        print(f"adding {len(labels)} {args.task} labels from {describe_url(args.database_url)}")
     args.out.mkdir(parents=True, exist_ok=True)
-    print(f"wrote {train(args.task, args.out, args.reject_precision, args.exclude_noncommercial)}")
+    artifact = train(args.task, args.out, args.reject_precision, args.exclude_noncommercial,
+                     labels=labels, site=args.site)
+    print(f"wrote {artifact}")
 
 
 if __name__ == "__main__":

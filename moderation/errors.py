@@ -27,8 +27,12 @@ class Forbidden(ApiError):
     status, code = 403, "forbidden"
 
 
-class CommentNotFound(ApiError):
+class NotFound(ApiError):
     status, code = 404, "not_found"
+
+
+class CommentNotFound(NotFound):
+    pass
 
 
 class SiteNotFound(ApiError):

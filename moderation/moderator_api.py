@@ -1,4 +1,309 @@
-"""The moderator JSON API, /api/v1/moderation: the workspace's operations for moderator tokens."""
-from flask import Blueprint
+"""The moderator JSON API, /api/v1/moderation: the workspace's operations for moderator tokens.
+
+Every route works within the caller's sites: a comment of a site they may not see is 404,
+exactly like one that does not exist. Bodies are parsed in review_schemas.py, the work is
+done by review.py, audit.py and moderators.py, and a write commits once, when all of it
+succeeded (an error rolls the whole request back)."""
+import re
+
+from flask import Blueprint, current_app, g, jsonify, request, url_for
+from sqlalchemy import func, select
+
+from . import db
+from .audit import describe_event, list_events, record_event, site_slugs
+from .errors import Forbidden, InvalidFields, NotFound, Unauthorized
+from .labels import overturn_rates
+from .moderators import (
+    TOKEN_PATTERN, USERNAME_PATTERN, create_moderator, find_sites, issue_token, moderator_for_token, set_password,
+    site_scope,
+)
+from .review import (
+    apply_rule, count_statuses, describe, find_comment, find_comments, list_queue, moderate, preview_rule,
+    reveal_email,
+)
+from .review_schemas import (
+    ActionIn, AuditQuery, ModeratorChange, ModeratorIn, QueueQuery, RuleApplyIn, RulePreviewIn, SelectionIn, TokenIn,
+    read_body, read_query,
+)
+from .tables import CHECKS, Comment, Moderator, ModeratorToken, Site, utcnow
 
 bp = Blueprint("moderator_api", __name__, url_prefix="/api/v1/moderation")
+VERDICT = {"action", "reason", "ban_days", "note"}
+TOKEN_PREFIX = re.compile(r"^[0-9a-f]{12}$")
+
+
+@bp.before_request
+def authenticate() -> None:
+    """Every route needs a moderator token (`mt_…`); a site's API key is not one."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        raise Unauthorized("Send a moderator API token as 'Authorization: Bearer mt_…'.")
+    g.moderator = moderator_for_token(db.session(), token.strip())
+
+
+@bp.get("/me")
+def show_me():
+    return jsonify(username=g.moderator.username, role=g.moderator.role, sites=visible_sites())
+
+
+@bp.get("/sites")
+def list_sites():
+    return jsonify(sites=visible_sites())
+
+
+@bp.get("/queue")
+def show_queue():
+    query = read_query(QueueQuery)
+    queue, session = query.as_filter(), db.session()
+    comments, total = list_queue(session, g.moderator, queue, query.page, query.per_page)
+    return jsonify(
+        comments=[describe(session, g.moderator, comment, vault()) for comment in comments],
+        total=total,
+        counts=count_statuses(session, g.moderator, queue),
+        page=query.page,
+        per_page=query.per_page,
+        next=next_page(".show_queue", queue.as_args(), query, total),
+    )
+
+
+@bp.get("/comments/<comment_id>")
+def show_comment(comment_id: str):
+    session = db.session()
+    return jsonify(describe(session, g.moderator, find_comment(session, g.moderator, comment_id), vault()))
+
+
+@bp.post("/comments/<comment_id>/actions")
+def act_on_comment(comment_id: str):
+    verdict, session = read_body(ActionIn), db.session()
+    comment = find_comment(session, g.moderator, comment_id)
+    outcome = moderate(session, g.moderator, [comment], **verdict.model_dump())
+    session.commit()
+    return jsonify(outcome.as_dict())
+
+
+@bp.post("/actions")
+def act_on_selection():
+    verdict, session = read_body(SelectionIn), db.session()
+    comments = find_comments(session, g.moderator, verdict.ids)
+    outcome = moderate(session, g.moderator, comments, **verdict.model_dump(include=VERDICT))
+    session.commit()
+    return jsonify(outcome.as_dict())
+
+
+@bp.post("/rules/preview")
+def preview():
+    rule = read_body(RulePreviewIn)
+    dry_run = preview_rule(db.session(), g.moderator, rule.filter.as_filter())
+    return jsonify(count=dry_run["count"], limit=dry_run["limit"], sample=[brief(c) for c in dry_run["sample"]])
+
+
+@bp.post("/rules/apply")
+def apply():
+    rule, session = read_body(RuleApplyIn), db.session()
+    outcome = apply_rule(session, g.moderator, rule.filter.as_filter(), expect=rule.expect,
+                         **rule.model_dump(include=VERDICT))
+    session.commit()
+    return jsonify(outcome.as_dict())
+
+
+@bp.get("/audit")
+def show_audit():
+    query = read_query(AuditQuery)
+    audit, session = query.as_filter(), db.session()
+    events, total = list_events(session, g.moderator, audit, query.page, query.per_page)
+    slugs = site_slugs(session)
+    return jsonify(
+        events=[describe_event(event, slugs) for event in events],
+        total=total,
+        page=query.page,
+        per_page=query.per_page,
+        next=next_page(".show_audit", audit.as_args(), query, total),
+    )
+
+
+@bp.get("/overturns")
+def show_overturns():
+    return jsonify(rates=overturn_rates(db.session(), site_scope(g.moderator)))
+
+
+@bp.post("/comments/<comment_id>/reveal-email")
+def reveal(comment_id: str):
+    moderator, session = admin(), db.session()
+    email = reveal_email(session, moderator, find_comment(session, moderator, comment_id), vault())
+    session.commit()
+    return private(jsonify(email=email))
+
+
+@bp.post("/tokens")
+def create_token():
+    body, session = read_body(TokenIn, optional=True), db.session()
+    token = issue_token(session, g.moderator, body.name)
+    row = own_token(session, TOKEN_PATTERN.match(token).group(1))
+    record_event(session, "token_issued", g.moderator.username, details={"prefix": row.prefix})
+    session.commit()
+    return private(jsonify(token=token, **token_view(row))), 201
+
+
+@bp.get("/tokens")
+def list_tokens():
+    rows = db.session().scalars(
+        select(ModeratorToken).where(ModeratorToken.moderator_id == g.moderator.id).order_by(ModeratorToken.id)
+    )
+    return jsonify(tokens=[token_view(row) for row in rows])
+
+
+@bp.delete("/tokens/<prefix>")
+def revoke_token(prefix: str):
+    session = db.session()
+    row = own_token(session, prefix)
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        record_event(session, "token_revoked", g.moderator.username, details={"prefix": row.prefix})
+    session.commit()
+    return jsonify(token_view(row))
+
+
+@bp.get("/moderators")
+def list_moderators():
+    admin()
+    moderators = db.session().scalars(select(Moderator).order_by(Moderator.username))
+    return jsonify(moderators=[moderator_view(moderator) for moderator in moderators])
+
+
+@bp.post("/moderators")
+def add_moderator():
+    actor, body, session = admin(), read_body(ModeratorIn), db.session()
+    if find_moderator(session, body.username) is not None:
+        raise InvalidFields("The moderator has field errors.", {"username": "This username is taken."})
+    moderator = create_moderator(session, body.username, body.password, body.role,
+                                 [site.slug for site in known_sites(session, body.sites)])
+    record_event(session, "moderator_created", actor.username,
+                 details={"moderator": moderator.username, "role": moderator.role, "sites": body.sites})
+    session.commit()
+    return jsonify(moderator_view(moderator)), 201
+
+
+@bp.patch("/moderators/<username>")
+def change_moderator(username: str):
+    actor, change, session = admin(), read_body(ModeratorChange), db.session()
+    moderator = find_moderator(session, username)
+    if moderator is None:
+        raise NotFound(f"No moderator called {username!r}.")
+    changed = apply_change(session, moderator, change)
+    if changed:
+        record_event(session, "moderator_changed", actor.username, details={"moderator": moderator.username, **changed})
+    session.commit()
+    return jsonify(moderator_view(moderator))
+
+
+def admin() -> Moderator:
+    if not g.moderator.is_admin:
+        raise Forbidden("Only an admin may do this.")
+    return g.moderator
+
+
+def vault():
+    return current_app.extensions["vault"]
+
+
+def private(response):
+    """A response holding a secret (a token, an email address) is never cached."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def visible_sites() -> list[dict]:
+    scope = site_scope(g.moderator)
+    sites = g.moderator.sites if scope is not None else db.session().scalars(select(Site).order_by(Site.slug))
+    return [{"slug": site.slug, "name": site.name} for site in sites]
+
+
+def next_page(endpoint: str, args: dict, query, total: int) -> str | None:
+    if query.page * query.per_page >= total:
+        return None
+    return url_for(endpoint, **args, page=query.page + 1, per_page=query.per_page)
+
+
+def brief(comment: Comment) -> dict:
+    """A comment in a rule's dry-run sample."""
+    scores = {result.check: result.score for result in comment.checks}
+    return {
+        "id": comment.public_id,
+        "site": comment.site.slug,
+        "article_id": comment.article.external_id,
+        "author_name": comment.author_name,
+        "content": comment.content[:200],
+        "scores": {check: scores.get(check) for check in CHECKS},
+        "reason": comment.reason,
+        "created_at": comment.created_at.isoformat(),
+    }
+
+
+def own_token(session, prefix: str) -> ModeratorToken:
+    """One of the caller's own tokens; anyone else's is reported as not existing."""
+    row = session.scalar(
+        select(ModeratorToken).where(ModeratorToken.prefix == prefix, ModeratorToken.moderator_id == g.moderator.id)
+    ) if TOKEN_PREFIX.match(prefix) else None
+    if row is None:
+        raise NotFound(f"You have no token {prefix!r}.")
+    return row
+
+
+def token_view(row: ModeratorToken) -> dict:
+    return {
+        "prefix": row.prefix,
+        "name": row.name,
+        "created_at": row.created_at.isoformat(),
+        "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None,
+    }
+
+
+def find_moderator(session, username: str) -> Moderator | None:
+    if not USERNAME_PATTERN.match(username):
+        return None
+    return session.scalar(select(Moderator).where(Moderator.username == username))
+
+
+def moderator_view(moderator: Moderator) -> dict:
+    return {
+        "username": moderator.username,
+        "role": moderator.role,
+        "sites": [site.slug for site in moderator.sites],
+        "is_active": moderator.is_active,
+        "created_at": moderator.created_at.isoformat(),
+        "locked_until": moderator.locked_until.isoformat() if moderator.locked_until else None,
+    }
+
+
+def known_sites(session, slugs: list[str]) -> list[Site]:
+    try:
+        return sorted(find_sites(session, slugs), key=lambda site: site.slug)
+    except ValueError as error:  # "no site a, b"
+        raise InvalidFields("Unknown sites.", {"sites": f"{str(error).capitalize()}."}) from None
+
+
+def apply_change(session, moderator: Moderator, change: ModeratorChange) -> dict:
+    """Change a moderator's role, sites, state or password; returns what changed, for the
+    audit log (a password only as `password_changed`). The last active admin stays one."""
+    role = change.role or moderator.role
+    active = moderator.is_active if change.is_active is None else change.is_active
+    if moderator.is_admin and moderator.is_active and not (role == "admin" and active):
+        others = select(func.count()).select_from(Moderator).where(
+            Moderator.role == "admin", Moderator.is_active.is_(True), Moderator.id != moderator.id)
+        if not session.scalar(others):
+            field = "role" if role != "admin" else "is_active"
+            raise InvalidFields("Keep an admin.", {field: "The last active admin must stay an active admin."})
+    changed = {}
+    if role != moderator.role:
+        moderator.role = changed["role"] = role
+    if active != moderator.is_active:
+        moderator.is_active = changed["is_active"] = active
+    if change.sites is not None:
+        sites = known_sites(session, change.sites)
+        if [site.slug for site in sites] != [site.slug for site in moderator.sites]:
+            moderator.sites = sites
+            changed["sites"] = [site.slug for site in sites]
+    if change.password is not None:
+        set_password(moderator, change.password)
+        changed["password_changed"] = True
+    return changed

@@ -16,6 +16,7 @@ from .tables import ROLES, Moderator, ModeratorToken, Site, utcnow
 
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 TOKEN_PATTERN = re.compile(r"^mt_([0-9a-f]{12})_[A-Za-z0-9_-]{20,}$")
+RESERVED_NAMES = {"checks", "sweeper", "system", "saring"}  # actors of automated audit events
 MIN_PASSWORD = 10
 FREE_FAILURES = 5  # failed logins in a row before an account is locked
 FIRST_LOCK = timedelta(minutes=1)  # doubled for each further failure
@@ -39,6 +40,8 @@ def create_moderator(
     username = username.strip().lower()
     if not USERNAME_PATTERN.match(username):
         raise ValueError("a username is 2-64 lowercase letters, digits, dots, dashes or underscores")
+    if username in RESERVED_NAMES:
+        raise ValueError(f"{username!r} names the service itself in the audit log")
     if role not in ROLES:
         raise ValueError(f"a role is one of {', '.join(ROLES)}")
     if session.scalar(select(Moderator.id).where(Moderator.username == username)):

@@ -204,6 +204,8 @@ def field_errors(error: ValidationError) -> dict[str, str]:
             continue
         if item["type"] == "string_too_long":
             found[name] = f"Must be at most {item['ctx']['max_length']} characters."
+        elif item["type"] == "string_too_short" and item["ctx"]["min_length"] > 1:
+            found[name] = f"Must be at least {item['ctx']['min_length']} characters."
         elif item["type"] == "value_error":
             found[name] = str(item["ctx"]["error"])
         else:

@@ -28,6 +28,7 @@ class Settings:
     check_retries: tuple[int, ...] = (1, 5, 15)  # RQ retry intervals; their count is the retry count
     site_cache_seconds: float = 10.0  # how long a web process trusts a looked-up API key
     max_body_bytes: int = 1024 * 1024
+    models_dir: str = ""  # the workers' model artifacts; empty: the committed models/artifacts
     log_level: str = "INFO"
 
     @classmethod

@@ -87,3 +87,22 @@ def test_toxic_comments_are_held(client, site, comment_payload, work, content, a
     work()
     body = client.get(f"/api/v1/comments/{comment_id}", headers=site["auth"]).get_json()
     assert body["status"] in allowed, body["reasons"]
+
+
+def test_workers_load_the_models_of_models_dir(app, settings, client, site, comment_payload, work, tmp_path):
+    """A site that retrained on its moderators' labels points the workers at its own artifacts."""
+    import dataclasses
+    import json
+    import shutil
+
+    from models.scoring import ARTIFACTS
+
+    for check in ("spam", "toxicity"):
+        shutil.copy(ARTIFACTS / f"{check}.skops", tmp_path)
+        card = json.loads((ARTIFACTS / f"{check}.json").read_text())
+        (tmp_path / f"{check}.json").write_text(json.dumps({**card, "version": f"{check}-site-retrained"}))
+    workers.runtime.configure(dataclasses.replace(settings, models_dir=str(tmp_path)))
+    comment_id = submit(client, site, comment_payload, content=BENIGN)
+    work()
+    body = client.get(f"/api/v1/comments/{comment_id}", headers=site["auth"]).get_json()
+    assert body["model_versions"] == {"spam": "spam-site-retrained", "toxicity": "toxicity-site-retrained"}

@@ -40,6 +40,7 @@ def test_a_password_is_stored_as_a_scrypt_hash(sessions, site):
     "username, password, role, sites, message",
     [
         ("m", PASSWORD, "moderator", [], "username"),
+        ("checks", PASSWORD, "moderator", [], "audit log"),
         ("mira", "short", "moderator", [], "10 characters"),
         ("mira", PASSWORD, "owner", [], "role"),
         ("mira", PASSWORD, "moderator", ["no-such-site"], "no site"),

@@ -3,6 +3,8 @@
 `configure` is called once at start (by __main__, or by the tests with their settings);
 `load_models` loads the artifacts once, before any work.
 """
+from pathlib import Path
+
 from models.scoring import Model, load_model
 from moderation.db import connect
 from moderation.jobs import CheckQueues, connect_redis
@@ -30,7 +32,9 @@ def current(name: str):
 
 
 def model(check: str) -> Model:
+    """A check's model, loaded once from MODERATION_MODELS_DIR (default models/artifacts)."""
     models = current("models")
     if check not in models:
-        models[check] = load_model(check)
+        directory = current("settings").models_dir
+        models[check] = load_model(check, Path(directory) if directory else None)
     return models[check]
