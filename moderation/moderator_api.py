@@ -14,7 +14,7 @@ from .audit import describe_event, list_events, record_event, site_slugs
 from .errors import Forbidden, InvalidFields, NotFound, Unauthorized
 from .labels import overturn_rates
 from .moderators import (
-    TOKEN_PATTERN, USERNAME_PATTERN, create_moderator, find_sites, issue_token, moderator_for_token, set_password,
+    TOKEN_PATTERN, USERNAME_PATTERN, change_moderator, create_moderator, issue_token, moderator_for_token,
     site_scope,
 )
 from .review import (
@@ -173,10 +173,10 @@ def list_moderators():
 @bp.post("/moderators")
 def add_moderator():
     actor, body, session = admin(), read_body(ModeratorIn), db.session()
-    if find_moderator(session, body.username) is not None:
-        raise InvalidFields("The moderator has field errors.", {"username": "This username is taken."})
-    moderator = create_moderator(session, body.username, body.password, body.role,
-                                 [site.slug for site in known_sites(session, body.sites)])
+    try:
+        moderator = create_moderator(session, body.username, body.password, body.role, body.sites)
+    except ValueError as error:
+        raise invalid_fields(error) from None
     record_event(session, "moderator_created", actor.username,
                  details={"moderator": moderator.username, "role": moderator.role, "sites": body.sites})
     session.commit()
@@ -184,12 +184,16 @@ def add_moderator():
 
 
 @bp.patch("/moderators/<username>")
-def change_moderator(username: str):
+def edit_moderator(username: str):
     actor, change, session = admin(), read_body(ModeratorChange), db.session()
     moderator = find_moderator(session, username)
     if moderator is None:
         raise NotFound(f"No moderator called {username!r}.")
-    changed = apply_change(session, moderator, change)
+    try:
+        changed = change_moderator(session, moderator, role=change.role, site_slugs=change.sites,
+                                   is_active=change.is_active, password=change.password)
+    except ValueError as error:
+        raise invalid_fields(error) from None
     if changed:
         record_event(session, "moderator_changed", actor.username, details={"moderator": moderator.username, **changed})
     session.commit()
@@ -275,35 +279,7 @@ def moderator_view(moderator: Moderator) -> dict:
     }
 
 
-def known_sites(session, slugs: list[str]) -> list[Site]:
-    try:
-        return sorted(find_sites(session, slugs), key=lambda site: site.slug)
-    except ValueError as error:  # "no site a, b"
-        raise InvalidFields("Unknown sites.", {"sites": f"{str(error).capitalize()}."}) from None
-
-
-def apply_change(session, moderator: Moderator, change: ModeratorChange) -> dict:
-    """Change a moderator's role, sites, state or password; returns what changed, for the
-    audit log (a password only as `password_changed`). The last active admin stays one."""
-    role = change.role or moderator.role
-    active = moderator.is_active if change.is_active is None else change.is_active
-    if moderator.is_admin and moderator.is_active and not (role == "admin" and active):
-        others = select(func.count()).select_from(Moderator).where(
-            Moderator.role == "admin", Moderator.is_active.is_(True), Moderator.id != moderator.id)
-        if not session.scalar(others):
-            field = "role" if role != "admin" else "is_active"
-            raise InvalidFields("Keep an admin.", {field: "The last active admin must stay an active admin."})
-    changed = {}
-    if role != moderator.role:
-        moderator.role = changed["role"] = role
-    if active != moderator.is_active:
-        moderator.is_active = changed["is_active"] = active
-    if change.sites is not None:
-        sites = known_sites(session, change.sites)
-        if [site.slug for site in sites] != [site.slug for site in moderator.sites]:
-            moderator.sites = sites
-            changed["sites"] = [site.slug for site in sites]
-    if change.password is not None:
-        set_password(moderator, change.password)
-        changed["password_changed"] = True
-    return changed
+def invalid_fields(error: ValueError) -> InvalidFields:
+    """moderators.py's `field: message` as a field error."""
+    field, _, message = str(error).partition(": ")
+    return InvalidFields("The moderator has field errors.", {field: f"{message[:1].upper()}{message[1:]}."})

@@ -5,7 +5,7 @@ import re
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -29,23 +29,24 @@ UNKNOWN_USER_HASH = generate_password_hash("no such moderator", method="scrypt")
 
 def hash_password(password: str) -> str:
     if len(password) < MIN_PASSWORD:
-        raise ValueError(f"a password has at least {MIN_PASSWORD} characters")
+        raise ValueError(f"password: a password has at least {MIN_PASSWORD} characters")
     return generate_password_hash(password, method="scrypt")
 
 
 def create_moderator(
     session: Session, username: str, password: str, role: str = "moderator", site_slugs: list[str] = ()
 ) -> Moderator:
-    """Create a moderator with access to the named sites (admins see every site)."""
+    """Create a moderator with access to the named sites (admins see every site). Raises
+    ValueError naming the field at fault as `field: message`."""
     username = username.strip().lower()
     if not USERNAME_PATTERN.match(username):
-        raise ValueError("a username is 2-64 lowercase letters, digits, dots, dashes or underscores")
+        raise ValueError("username: 2-64 lowercase letters, digits, dots, dashes or underscores")
     if username in RESERVED_NAMES:
-        raise ValueError(f"{username!r} names the service itself in the audit log")
+        raise ValueError(f"username: {username!r} names the service itself in the audit log")
     if role not in ROLES:
-        raise ValueError(f"a role is one of {', '.join(ROLES)}")
+        raise ValueError(f"role: one of {', '.join(ROLES)}")
     if session.scalar(select(Moderator.id).where(Moderator.username == username)):
-        raise ValueError(f"there is already a moderator called {username!r}")
+        raise ValueError(f"username: there is already a moderator called {username!r}")
     moderator = Moderator(username=username, password_hash=hash_password(password), role=role,
                           sites=find_sites(session, site_slugs))
     session.add(moderator)
@@ -58,7 +59,7 @@ def find_sites(session: Session, slugs) -> list[Site]:
     sites = session.scalars(select(Site).where(Site.slug.in_(slugs))).all() if slugs else []
     unknown = set(slugs) - {site.slug for site in sites}
     if unknown:
-        raise ValueError(f"no site {', '.join(sorted(unknown))}")
+        raise ValueError(f"sites: no site {', '.join(sorted(unknown))}")
     return list(sites)
 
 
@@ -116,6 +117,39 @@ def count_address_failure(address: str | None) -> None:
             pipe.set(key, 0, ex=ADDRESS_WINDOW, nx=True).incr(key).execute()  # the window starts at the first failure
     except REDIS_DOWN:
         return
+
+
+def change_moderator(session: Session, moderator: Moderator, *, role: str | None = None,
+                     site_slugs: list[str] | None = None, is_active: bool | None = None,
+                     password: str | None = None) -> dict:
+    """Change a moderator's role, sites, state or password; returns what changed, for the
+    audit log (a password only as `password_changed`). The last active admin stays one.
+    Raises ValueError naming the field at fault as `field: message`."""
+    role = role or moderator.role
+    active = moderator.is_active if is_active is None else is_active
+    if role not in ROLES:
+        raise ValueError(f"role: one of {', '.join(ROLES)}")
+    if moderator.is_admin and moderator.is_active and not (role == "admin" and active):
+        others = select(func.count()).select_from(Moderator).where(
+            Moderator.role == "admin", Moderator.is_active.is_(True), Moderator.id != moderator.id)
+        if not session.scalar(others):
+            raise ValueError(f"{'role' if role != 'admin' else 'is_active'}: the last active admin must stay one")
+    changed = {}
+    if role != moderator.role:
+        moderator.role = changed["role"] = role
+    if active != moderator.is_active:
+        moderator.is_active = changed["is_active"] = active
+    if site_slugs is not None:
+        sites = find_sites(session, site_slugs)
+        if [site.slug for site in sites] != [site.slug for site in moderator.sites]:
+            moderator.sites = sites
+            changed["sites"] = [site.slug for site in sites]
+    if password is not None:
+        set_password(moderator, password)
+        changed["password_changed"] = True
+    if "is_active" in changed or "role" in changed:
+        moderator.session_version += 1  # a deactivated or demoted moderator's sessions end now
+    return changed
 
 
 def set_password(moderator: Moderator, password: str) -> None:
