@@ -18,6 +18,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.env not in ("development", "test"),
         PERMANENT_SESSION_LIFETIME=12 * 3600,  # a moderator's shift
+        WTF_CSRF_TIME_LIMIT=12 * 3600,  # a form's token lasts as long as the session
     )
 
     from . import api, cli, db, errors, jobs, moderator_api, openapi, pages, privacy, workspace

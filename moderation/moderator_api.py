@@ -7,7 +7,7 @@ succeeded (an error rolls the whole request back)."""
 import re
 
 from flask import Blueprint, current_app, g, jsonify, request, url_for
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from . import db
 from .audit import describe_event, list_events, record_event, site_slugs
@@ -18,7 +18,7 @@ from .moderators import (
     site_scope,
 )
 from .review import (
-    apply_rule, count_statuses, describe, find_comment, find_comments, list_queue, moderate, preview_rule,
+    apply_rule, count_statuses, describe, describe_page, find_comment, find_comments, list_queue, moderate, preview_rule,
     reveal_email,
 )
 from .review_schemas import (
@@ -57,7 +57,7 @@ def show_queue():
     queue, session = query.as_filter(), db.session()
     comments, total = list_queue(session, g.moderator, queue, query.page, query.per_page)
     return jsonify(
-        comments=[describe(session, g.moderator, comment, vault()) for comment in comments],
+        comments=describe_page(session, g.moderator, comments, vault()),
         total=total,
         counts=count_statuses(session, g.moderator, queue),
         page=query.page,

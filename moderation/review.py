@@ -7,8 +7,8 @@ import uuid
 from dataclasses import asdict, dataclass, fields
 from datetime import timedelta
 
-from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session, selectinload
 
 from .audit import record_event
 from .errors import CommentNotFound, Forbidden, InvalidFields, SelectionChanged
@@ -248,7 +248,9 @@ def apply_rule(
                                {"count": str(total)})
     comments = session.scalars(order(query, "oldest").limit(BULK_LIMIT)).all()
     batch_id = uuid.uuid4().hex
+    sites = {comment.site_id for comment in comments}
     record_event(session, f"bulk_{action}", moderator.username, reason=reason, batch_id=batch_id,
+                 site_id=sites.pop() if len(sites) == 1 else None,
                  details={"rule": queue.as_args() | {"status": queue.status}, "count": len(comments),
                           "moderator_id": moderator.id})
     outcome = moderate(session, moderator, comments, action, reason, ban_days, note, batch_id)
@@ -256,23 +258,30 @@ def apply_rule(
     return outcome
 
 
-def author_history(session: Session, moderator: Moderator, comment: Comment) -> dict[str, int]:
-    """The author's comments by status (same email fingerprint, within the moderator's sites)."""
-    query = select(Comment.status, func.count()).where(Comment.author_fingerprint == comment.author_fingerprint)
+def author_histories(session: Session, moderator: Moderator, comments: list[Comment]) -> dict[str, dict[str, int]]:
+    """Each author's comments by status (same email fingerprint, within the moderator's
+    sites), keyed by fingerprint: one query for a page of comments."""
+    fingerprints = {comment.author_fingerprint for comment in comments}
+    query = select(Comment.author_fingerprint, Comment.status, func.count()).where(
+        Comment.author_fingerprint.in_(fingerprints))
     scope = site_scope(moderator)
     if scope is not None:
         query = query.where(Comment.site_id.in_(scope))
-    counts = dict(session.execute(query.group_by(Comment.status)).all())
-    return {status: counts.get(status, 0) for status in STATUSES}
+    histories = {fingerprint: dict.fromkeys(STATUSES, 0) for fingerprint in fingerprints}
+    for fingerprint, status, count in session.execute(query.group_by(Comment.author_fingerprint, Comment.status)):
+        histories[fingerprint][status] = count
+    return histories
 
 
-def active_ban(session: Session, comment: Comment) -> Ban | None:
+def active_bans(session: Session, comments: list[Comment]) -> dict[tuple[int, str], Ban]:
+    """The ban in force, if any, for each (site, author fingerprint) of the comments."""
     now = utcnow()
     bans = session.scalars(
-        select(Ban).where(Ban.site_id == comment.site_id, Ban.author_fingerprint == comment.author_fingerprint,
-                          Ban.lifted_at.is_(None)).order_by(Ban.created_at.desc())
+        select(Ban).where(Ban.author_fingerprint.in_({comment.author_fingerprint for comment in comments}),
+                          Ban.lifted_at.is_(None), or_(Ban.expires_at.is_(None), Ban.expires_at > now))
+        .order_by(Ban.created_at)
     )
-    return next((ban for ban in bans if ban.expires_at is None or ban.expires_at > now), None)
+    return {(ban.site_id, ban.author_fingerprint): ban for ban in bans}
 
 
 def highlight(content: str, terms: dict[str, float]) -> list[tuple[str, float | None]]:
@@ -304,9 +313,25 @@ def driving_terms(comment: Comment) -> dict[str, float]:
 
 
 def describe(session: Session, moderator: Moderator, comment: Comment, vault: Vault) -> dict:
-    """Everything a moderator sees of one comment: the content with its driving words
+    """Everything a moderator sees of one comment (see describe_page)."""
+    return describe_page(session, moderator, [comment], vault)[0]
+
+
+def describe_page(session: Session, moderator: Moderator, comments: list[Comment], vault: Vault) -> list[dict]:
+    """Everything a moderator sees of each comment: the content with its driving words
     marked, scores per check and attribute, the reasons, the thread, the author's masked
-    email and history, and how long it has waited."""
+    email and history, and how long it has waited. A handful of queries per page."""
+    if not comments:
+        return []
+    session.scalars(select(Comment).where(Comment.id.in_([comment.id for comment in comments])).options(
+        selectinload(Comment.checks), selectinload(Comment.parent), selectinload(Comment.article),
+        selectinload(Comment.site))).all()
+    histories, bans = author_histories(session, moderator, comments), active_bans(session, comments)
+    return [describe_one(comment, vault, histories[comment.author_fingerprint],
+                         bans.get((comment.site_id, comment.author_fingerprint))) for comment in comments]
+
+
+def describe_one(comment: Comment, vault: Vault, history: dict[str, int], ban: Ban | None) -> dict:
     checks = {
         result.check: {
             "score": result.score,
@@ -319,7 +344,6 @@ def describe(session: Session, moderator: Moderator, comment: Comment, vault: Va
         for result in comment.checks
     }
     parent = comment.parent
-    ban = active_ban(session, comment)
     waited_until = comment.decided_at if comment.status != "flagged" and comment.decided_at else utcnow()
     return {
         "id": comment.public_id,
@@ -334,7 +358,7 @@ def describe(session: Session, moderator: Moderator, comment: Comment, vault: Va
         "author_name": comment.author_name,
         "author_email": mask_email(vault.decrypt(comment.author_email)),
         "author_url": comment.author_url,
-        "author_history": author_history(session, moderator, comment),
+        "author_history": history,
         "author_banned_until": (ban.expires_at.isoformat() if ban.expires_at else "forever") if ban else None,
         "content": comment.content,
         "highlights": [[text, weight] for text, weight in highlight(comment.content, driving_terms(comment))],

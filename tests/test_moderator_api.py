@@ -359,7 +359,7 @@ def test_admins_create_and_change_moderators_audited(client, sessions, site, roo
     answer(client.patch(url, headers=root, json={"is_active": False}), ModeratorOut)
     with sessions() as session:
         sari = session.scalar(select(Moderator).where(Moderator.username == "sari"))
-        assert not sari.is_active and sari.session_version == 2
+        assert not sari.is_active and sari.session_version == 4  # the new password, the new role, the deactivation: each ends her sessions
     audit = events(sessions, actor="root")
     assert [(e.action, e.details) for e in audit] == [
         ("moderator_created", {"moderator": "sari", "role": "moderator", "sites": ["poros-warta"]}),

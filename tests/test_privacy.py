@@ -70,6 +70,47 @@ def test_email_never_appears_outside_its_ciphertext(app, client, site, comment_p
     assert not any(contains_email(record.getMessage().encode()) for record in caplog.records), "a log line holds it"
 
 
+def test_the_moderators_see_it_masked_and_only_an_admin_reveals_it(app, client, site, comment_payload, work, redis,
+                                                                   settings, caplog, make_moderator):
+    """The workspace and the moderator API show a masked address; revealing it is an admin's
+    audited act, and the audit event, labels and ban keep no copy of it."""
+    from moderation.db import transaction
+    from moderation.moderators import issue_token
+    from moderation.tables import Article, Moderator
+
+    caplog.set_level(logging.DEBUG)
+    payload = comment_payload(author_email=EMAIL, article_id="privasi")
+    comment_id = client.post("/api/v1/comments", json=payload, headers=site["auth"]).get_json()["id"]
+    with transaction(app.extensions["sessions"]) as session:
+        session.query(Article).filter_by(external_id="privasi").update({"premoderated": True})
+    work()
+    admin_id = make_moderator("ayu", role="admin", sites=())
+    with transaction(app.extensions["sessions"]) as session:
+        admin = session.get(Moderator, admin_id)
+        token = {"Authorization": f"Bearer {issue_token(session, admin)}"}
+        remembered = [admin.id, admin.session_version]
+    with client.session_transaction() as browser:
+        browser["moderator"] = remembered
+    api = "/api/v1/moderation"
+    responses = [
+        client.get("/moderate"),
+        client.get(f"{api}/queue", headers=token),
+        client.get(f"{api}/comments/{comment_id}", headers=token),
+        client.post(f"{api}/comments/{comment_id}/actions", json={"action": "ban", "reason": "spam"}, headers=token),
+        client.get("/moderate?status=rejected"),
+        client.get("/moderate/audit"),
+        client.get(f"{api}/audit", headers=token),
+    ]
+    assert [r.status_code for r in responses] == [200] * len(responses)
+    assert mask_email(EMAIL) in responses[0].get_data(as_text=True)
+    assert not any(contains_email(r.get_data()) for r in responses), "a moderator page or answer shows the email"
+    revealed = client.post(f"{api}/comments/{comment_id}/reveal-email", headers=token)
+    assert revealed.get_json() == {"email": EMAIL} and revealed.headers["Cache-Control"] == "no-store"
+    assert not any(contains_email(blob) for blob in redis_blobs(redis)), "Redis holds the email"
+    assert not any(contains_email(blob) for blob in database_blobs(settings.database_url)), "the database holds it"
+    assert not any(contains_email(record.getMessage().encode()) for record in caplog.records), "a log line holds it"
+
+
 def test_email_is_encrypted_with_rotation_and_found_by_fingerprint():
     old = Vault(["ZmRlZmRlZmRlZmRlZmRlZmRlZmRlZmRlZmRlZmRlZmQ="], "fingerprint")
     token = old.encrypt(EMAIL)

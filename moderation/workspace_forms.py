@@ -1,0 +1,138 @@
+"""The moderator workspace's forms (Flask-WTF). Posting forms carry a CSRF token; the
+filter forms are GET forms without one (they change nothing), read from the query string."""
+from flask_wtf import FlaskForm
+from wtforms import (
+    HiddenField, IntegerField, PasswordField, SelectField, SelectMultipleField, StringField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from .moderators import MIN_PASSWORD
+from .review import ACTIONS, SORTS
+from .tables import MODERATOR_REASONS, ROLES, STATUSES
+
+REASON_LABELS = {
+    "spam": "Spam",
+    "toxic": "Toxic",
+    "off_topic": "Off-topic",
+    "personal_attack": "Personal attack",
+    "illegal": "Illegal",
+    "other": "Other",
+}
+# Reason codes a comment may carry: the checks' and the moderators'.
+KNOWN_REASONS = ("spam", "toxic", "premoderation", "check_failed", "banned_author", *MODERATOR_REASONS[2:])
+LANGUAGES = {"id": "Indonesian", "en": "English", "und": "Undetermined"}
+BAN_DAYS = {"": "for good", "1": "1 day", "7": "7 days", "30": "30 days", "365": "1 year"}
+ACTION_LABELS = {"approve": "Approve", "reject": "Reject", "spam": "Mark spam", "ban": "Ban author"}
+AUDIT_ACTIONS = (
+    "transition", "ban", "bulk_approve", "bulk_reject", "bulk_spam", "bulk_ban", "reveal_email",
+    "moderator_created", "moderator_changed", "moderator_deactivated", "moderator_reactivated",
+    "password_reset", "password_changed", "token_issued", "token_revoked",
+)
+
+
+def options(pairs) -> list[SelectChoice]:
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+def blank(pairs, label: str = "any") -> list[SelectChoice]:
+    """Choices led by an empty one (no filter, or nothing picked yet)."""
+    return options([("", label), *pairs])
+
+
+def score_field(label: str) -> StringField:
+    return StringField(label, validators=[Optional()], render_kw={"type": "number", "min": 0, "max": 1,
+                                                                 "step": "0.01", "inputmode": "decimal"})
+
+
+class GetForm(FlaskForm):
+    """A filter form: no CSRF (reading changes nothing), built from the query string."""
+
+    class Meta:
+        csrf = False
+
+
+class QueueFilterForm(GetForm):
+    status = HiddenField()
+    site = SelectField("Site", choices=[])
+    article = StringField("Article id", validators=[Length(max=200)])
+    reason = StringField("Reason", validators=[Length(max=200)], render_kw={"list": "known-reasons"})
+    language = SelectField("Language", choices=blank(LANGUAGES.items()))
+    spam_at_least = score_field("Spam ≥")
+    spam_below = score_field("Spam <")
+    toxicity_at_least = score_field("Toxicity ≥")
+    toxicity_below = score_field("Toxicity <")
+    sort = SelectField("Sort", choices=options((sort, sort) for sort in SORTS))
+
+
+class AuditFilterForm(GetForm):
+    site = SelectField("Site", choices=[])
+    actor = StringField("Who", validators=[Length(max=200)], render_kw={"placeholder": "username or checks"})
+    action = StringField("Action", validators=[Length(max=200)], render_kw={"list": "known-actions"})
+    from_status = SelectField("From", choices=blank((status, status) for status in STATUSES))
+    to_status = SelectField("To", choices=blank((status, status) for status in STATUSES))
+    reason = StringField("Reason", validators=[Length(max=200)], render_kw={"list": "known-reasons"})
+    batch = StringField("Batch", validators=[Length(max=200)])
+    comment = StringField("Comment id", validators=[Length(max=200)])
+    since = StringField("Since", render_kw={"placeholder": "2026-01-31"})
+    until = StringField("Until", render_kw={"placeholder": "2026-01-31T18:00"})
+
+
+class LoginForm(FlaskForm):
+    username = StringField("Username", validators=[DataRequired(), Length(max=64)],
+                           render_kw={"autocomplete": "username", "autofocus": True})
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)],
+                             render_kw={"autocomplete": "current-password"})
+    next = HiddenField()
+
+
+class ActionForm(FlaskForm):
+    """One action on one comment or on a selection (several `ids`): one batch."""
+
+    ids = SelectMultipleField(validate_choice=False, validators=[DataRequired("Select at least one comment.")])
+    action = SelectField(choices=list(ACTIONS))
+    reason = SelectField(choices=blank(REASON_LABELS.items(), "reason…"), default="")
+    ban_days = SelectField(choices=options(BAN_DAYS.items()), default="")
+    next = HiddenField()
+
+
+class BulkForm(FlaskForm):
+    """The confirmation of a bulk rule: the action, and how many comments the dry run counted
+    (the filter itself travels as hidden fields named as in QueueFilter)."""
+
+    action = SelectField("Action", choices=options((action, ACTION_LABELS[action]) for action in ACTIONS))
+    reject_reason = SelectField("Reason", choices=blank(REASON_LABELS.items(), "reason…"), default="")  # `reason` filters
+    ban_days = SelectField("Ban for", choices=options(BAN_DAYS.items()), default="")
+    expect = IntegerField(validators=[DataRequired(), NumberRange(min=1)])
+
+
+class NewModeratorForm(FlaskForm):
+    username = StringField("Username", validators=[DataRequired(), Length(min=2, max=64)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(min=MIN_PASSWORD, max=1024)],
+                             render_kw={"autocomplete": "new-password"})
+    role = SelectField("Role", choices=options((role, role) for role in ROLES), default="moderator")
+    sites = SelectMultipleField("Sites", choices=[], widget=ListWidget(prefix_label=False),
+                                option_widget=CheckboxInput())
+
+
+class ModeratorAccessForm(FlaskForm):
+    role = SelectField("Role", choices=options((role, role) for role in ROLES))
+    sites = SelectMultipleField("Sites", choices=[], widget=ListWidget(prefix_label=False),
+                                option_widget=CheckboxInput())
+
+
+class ResetPasswordForm(FlaskForm):
+    password = PasswordField("New password", validators=[DataRequired(), Length(min=MIN_PASSWORD, max=1024)],
+                             render_kw={"autocomplete": "new-password"})
+
+
+class ChangePasswordForm(FlaskForm):
+    current = PasswordField("Current password", validators=[DataRequired(), Length(max=1024)],
+                            render_kw={"autocomplete": "current-password"})
+    password = PasswordField("New password", validators=[DataRequired(), Length(min=MIN_PASSWORD, max=1024)],
+                             render_kw={"autocomplete": "new-password"})
+
+
+class TokenForm(FlaskForm):
+    name = StringField("Name", validators=[Optional(), Length(max=100)], render_kw={"placeholder": "e.g. laptop script"})
