@@ -3,6 +3,7 @@ a rule after a dry run), read the audit log. Every page is server-rendered and w
 JavaScript; workspace.js adds the keyboard and in-place actions. The admin and account pages
 are in admin_pages.py, on the same blueprint."""
 import functools
+import json
 import re
 from datetime import datetime
 from urllib.parse import parse_qsl, urlsplit
@@ -101,6 +102,13 @@ def add_workspace_helpers():
     return {"moderator": current_moderator(), "stamp": stamp, "page_url": page_url, "REASON_LABELS": REASON_LABELS,
             "ACTION_LABELS": ACTION_LABELS, "BAN_DAYS": BAN_DAYS, "KNOWN_REASONS": KNOWN_REASONS,
             "AUDIT_ACTIONS": AUDIT_ACTIONS}
+
+
+@bp.app_template_filter("json_text")
+def json_text(value) -> str:
+    """A value as readable JSON text (autoescaping then makes it safe HTML, unlike |tojson,
+    which shows a moderator \\u003c for every <)."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
 # -- logging in --------------------------------------------------------------------------------

@@ -1,50 +1,14 @@
 """The article page in a real headless Chromium, against the app served by a real server:
 the reader's errors, the wait for moderation, the decision arriving without a reload, and
 commenter text that never runs as script."""
-import os
 import re
-import threading
 
 import pytest
-from werkzeug.serving import make_server
 
-from conftest import skip_or_fail
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PAGE = "/sites/poros-warta/articles/rusia-as-dialog"
 BENIGN = "Terima kasih atas beritanya. Semoga hubungan kedua negara membaik dan dunia lebih damai."
 SCREENSHOT = "/tmp/saring-article.png"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not os.path.exists(CHROMIUM):
-        skip_or_fail("Chromium not installed at /usr/bin/chromium (apt-get install -y chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def live_server(app, site):
-    """The app on a real threaded HTTP server on a free port, in a background thread."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(10)
 
 
 @pytest.fixture

@@ -165,8 +165,8 @@
       event.preventDefault();
       return;
     }
-    if (!help.hidden && (event.key === "Escape" || event.key === "?")) {
-      closeOverlays();
+    if (!help.hidden) { // the help is in front: no key acts on the comment behind it
+      if (event.key === "Escape" || event.key === "?") closeOverlays();
       event.preventDefault();
       return;
     }
