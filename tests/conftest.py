@@ -39,6 +39,14 @@ def skip_or_fail(reason: str):
     pytest.skip(reason)
 
 
+def require_datasets():
+    """The public data sets (../shared/datasets): a skip on a user's machine, a failure in CI."""
+    from models.datasets import datasets_dir
+
+    if not datasets_dir().is_dir():
+        skip_or_fail(f"public datasets not found at {datasets_dir()} (set MODERATION_DATASETS_DIR)")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -5,10 +5,10 @@ import json
 import pandas as pd
 import pytest
 
-from conftest import skip_or_fail
+from conftest import require_datasets
 from models import evaluate as ev
 from models import metrics, report
-from models.datasets import datasets_dir, split_dataset
+from models.datasets import split_dataset
 from models.scoring import load_model
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -208,8 +208,7 @@ def test_card_block_shows_the_targets_and_says_why_the_peer_is_missing():
 
 
 def test_the_command_and_the_report_agree_on_a_standard_test_set(tmp_path, capsys):
-    if not datasets_dir().is_dir():
-        skip_or_fail(f"public datasets not found at {datasets_dir()} (set MODERATION_DATASETS_DIR)")
+    require_datasets()
     _, test = split_dataset("id_sms_spam")
     data = write(tmp_path, "sms.csv", test[["text", "label"]])
     status, _, _ = run(capsys, "--model", "spam", "--data", data, "--text-column", "text",

@@ -2,7 +2,6 @@
 
 import hashlib
 import json
-import os
 
 import pytest
 import skops.io
@@ -10,7 +9,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from models.datasets import datasets_dir, split_dataset
+from conftest import require_datasets
+from models.datasets import split_dataset
 from models.scoring import ARTIFACTS, Model, Score, UntrustedArtifact, load_model
 
 MAX_BYTES = 25 * 1024 * 1024
@@ -183,15 +183,6 @@ def test_untrusted_types_are_refused(tmp_path):
     (tmp_path / "evil.json").write_text('{"version": "evil-1", "thresholds": {}}')
     with pytest.raises(UntrustedArtifact, match="shout"):
         load_model("evil", tmp_path)
-
-
-def require_datasets():
-    """Skip without the public data sets, except in CI, where their absence is a failure."""
-    if not datasets_dir().is_dir():
-        reason = f"public datasets not found at {datasets_dir()} (set MODERATION_DATASETS_DIR)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
 
 
 @pytest.mark.parametrize(("name", "expected"), README_SPLITS.items())

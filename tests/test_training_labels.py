@@ -2,14 +2,14 @@
 real comments, checked by the real workers and judged through moderation.review, read back
 from SQLite and PostgreSQL as training rows."""
 import json
-import os
 
 import numpy as np
 import pandas as pd
 import pytest
 from sqlalchemy import select, update
 
-from models.datasets import ATTRIBUTES, finish, datasets_dir, load_task, split_key
+from conftest import require_datasets
+from models.datasets import ATTRIBUTES, finish, load_task, split_key
 from models.labels import DATASET, DEFAULT_DATABASE_URL, add_labels, keep_labels, load_labels
 from models.scoring import load_model
 from models.train import balance_weights, main, parse_args, train
@@ -28,15 +28,6 @@ OFF_TOPIC = "Ada yang tahu jadwal pertandingan sepak bola malam ini?"
 VERDICTS = {HAM: ("approve", None), HAM_LINK: ("approve", None), SPAM: ("spam", None),
             SPAM_EN: ("reject", "spam"), TOXIC: ("reject", "toxic"), OFF_TOPIC: ("reject", "off_topic")}
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-
-
-def require_datasets():
-    """Skip without the public data sets, except in CI, where their absence is a failure."""
-    if not datasets_dir().is_dir():
-        reason = f"public datasets not found at {datasets_dir()} (set MODERATION_DATASETS_DIR)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
 
 
 @pytest.fixture
