@@ -29,7 +29,8 @@ from moderation import review  # noqa: E402
 from moderation.db import connect, transaction  # noqa: E402
 from moderation.migrate import upgrade_database  # noqa: E402
 from moderation.moderators import create_moderator  # noqa: E402
-from moderation.review import QueueFilter, apply_rule, preview_rule  # noqa: E402
+from moderation.queue import QueueFilter  # noqa: E402
+from moderation.review import apply_rule, preview_rule  # noqa: E402
 from moderation.sites import create_site  # noqa: E402
 from moderation.tables import Article, AuditEvent, CheckResult, Comment, Label, Moderator, utcnow  # noqa: E402
 

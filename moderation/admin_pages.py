@@ -12,7 +12,8 @@ from . import db
 from .audit import record_event
 from .errors import InvalidFields, NotFound
 from .moderators import create_moderator, find_sites, issue_token, set_password
-from .review import find_comment, reveal_email
+from .queue import find_comment
+from .review import reveal_email
 from .tables import Moderator, ModeratorToken, Site, utcnow
 from .workspace import admin_required, bp, current_moderator, login_required, show_field_errors
 from .workspace_forms import (

@@ -1,11 +1,11 @@
 """Deciding a comment once both checks are in: thresholds, fail policy, reasons."""
-from sqlalchemy import or_, select, update
+from sqlalchemy import exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from .db import transaction
 from .errors import CommentNotFound
-from .tables import CHECKS, Ban, CheckResult, Comment, utcnow
+from .tables import CHECKS, Article, Ban, CheckResult, Comment, utcnow
 from .transitions import transition
 
 REJECT_REASONS = {"spam": "spam", "toxicity": "toxic"}
@@ -49,26 +49,31 @@ def decide_comment(session: Session, comment: Comment) -> bool:
     if comment.status != "pending" or set(results) != set(CHECKS):
         return False
     status, reason, reasons = decide(results)
-    if is_banned(session, comment.site_id, comment.author_fingerprint):
+    banned, premoderated = read_context(session, comment)
+    if banned:
         status, reason, reasons["rule"] = "rejected", "banned_author", "author_banned"
         reasons["rules"].insert(0, "author_banned")
-    elif comment.article.premoderated:
+    elif premoderated:
         status, reason, reasons["rule"] = "flagged", reason or "premoderation", "article_premoderated"
         reasons["rules"].insert(0, "article_premoderated")
     return transition(session, comment, status, actor=ACTOR, reason=reason, reasons=reasons,
                       priority=rank(results, reasons))
 
 
-def is_banned(session: Session, site_id: int, fingerprint: str) -> bool:
+def read_context(session: Session, comment: Comment) -> tuple[bool, bool]:
+    """Whether the author is banned from the site, and whether the article holds every
+    comment for a moderator: one round trip."""
     now = utcnow()
-    return session.scalar(
-        select(Ban.id).where(
-            Ban.site_id == site_id,
-            Ban.author_fingerprint == fingerprint,
-            Ban.lifted_at.is_(None),
-            or_(Ban.expires_at.is_(None), Ban.expires_at > now),
-        ).limit(1)
-    ) is not None
+    ban = exists().where(
+        Ban.site_id == comment.site_id,
+        Ban.author_fingerprint == comment.author_fingerprint,
+        Ban.lifted_at.is_(None),
+        or_(Ban.expires_at.is_(None), Ban.expires_at > now),
+    )
+    banned, premoderated = session.execute(
+        select(ban, Article.premoderated).where(Article.id == comment.article_id)
+    ).one()
+    return bool(banned), bool(premoderated)
 
 
 def rank(results: dict[str, CheckResult], reasons: dict) -> float:

@@ -17,10 +17,8 @@ from .moderators import (
     TOKEN_PATTERN, USERNAME_PATTERN, change_moderator, create_moderator, issue_token, moderator_for_token,
     site_scope,
 )
-from .review import (
-    apply_rule, count_statuses, describe, describe_page, find_comment, find_comments, list_queue, moderate, preview_rule,
-    reveal_email,
-)
+from .queue import count_statuses, describe, describe_page, find_comment, find_comments, list_queue
+from .review import apply_rule, moderate, preview_rule, reveal_email
 from .review_schemas import (
     ActionIn, AuditQuery, ModeratorChange, ModeratorIn, QueueQuery, RuleApplyIn, RulePreviewIn, SelectionIn, TokenIn,
     read_body, read_query,

@@ -11,7 +11,8 @@ from .api import read_json_object
 from .audit import AuditFilter
 from .errors import InvalidFields
 from .moderators import MIN_PASSWORD, USERNAME_PATTERN
-from .review import ACTIONS, SELECTION_LIMIT, SORTS, QueueFilter
+from .queue import SELECTION_LIMIT, SORTS, QueueFilter
+from .review import ACTIONS
 from .schemas import check_text, field_errors
 from .tables import MODERATOR_REASONS, ROLES, STATUSES
 

@@ -22,9 +22,8 @@ from .audit import AuditFilter, describe_event, list_events, site_slugs
 from .errors import ApiError, Forbidden, InvalidFields, RateLimited, SelectionChanged, Unauthorized, render_error
 from .labels import overturn_rates
 from .moderators import log_in, moderator_for_session, site_scope
-from .review import (
-    QueueFilter, apply_rule, count_statuses, describe_page, find_comments, list_queue, moderate, preview_rule, target,
-)
+from .queue import QueueFilter, count_statuses, describe_page, find_comments, list_queue
+from .review import apply_rule, moderate, preview_rule, target
 from .tables import CHECKS, STATUSES, Comment, Moderator, Site
 from .text import fold
 from .workspace_forms import (

@@ -9,7 +9,8 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from .moderators import MIN_PASSWORD
-from .review import ACTIONS, SORTS
+from .queue import SORTS
+from .review import ACTIONS
 from .tables import MODERATOR_REASONS, ROLES, STATUSES
 
 REASON_LABELS = {

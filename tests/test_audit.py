@@ -4,7 +4,8 @@ import pytest
 from moderation.audit import AuditFilter, describe_event, list_events, site_slugs
 from moderation.db import transaction
 from moderation.errors import InvalidFields
-from moderation.review import find_comments, moderate
+from moderation.queue import find_comments
+from moderation.review import moderate
 from moderation.sites import create_site
 from moderation.tables import Moderator
 

@@ -5,7 +5,8 @@ from sqlalchemy import select
 from moderation.db import transaction
 from moderation.decisions import judge
 from moderation.labels import overturn_rates, training_rows
-from moderation.review import find_comments, moderate
+from moderation.queue import find_comments
+from moderation.review import moderate
 from moderation.sites import create_site
 from moderation.tables import CheckResult, Comment, Label, Moderator
 

@@ -15,7 +15,8 @@ from models.scoring import load_model
 from models.train import balance_weights, main, parse_args, train
 from moderation.db import transaction
 from moderation.moderators import create_moderator
-from moderation.review import find_comments, moderate
+from moderation.queue import find_comments
+from moderation.review import moderate
 from moderation.sites import create_site
 from moderation.tables import Article, Moderator
 
