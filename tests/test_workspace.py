@@ -9,7 +9,7 @@ import pytest
 from markupsafe import escape
 from sqlalchemy import select, update
 
-from moderation import workspace
+from moderation import queue_pages
 from moderation.db import transaction
 from moderation.errors import Unauthorized
 from moderation.moderators import moderator_for_token
@@ -196,7 +196,7 @@ def test_tabs_counts_filters_sorting_and_pages(app, mira, flag_comments, monkeyp
     assert queue_ids(approved) == [] and "Nothing approved here" in approved
     bad = mira.get("/moderate?toxicity_below=lots")
     assert bad.status_code == 422 and "A score between 0 and 1." in bad.text
-    monkeypatch.setattr(workspace, "PER_PAGE", 2)
+    monkeypatch.setattr(queue_pages, "PER_PAGE", 2)
     first, second = mira.get("/moderate").text, mira.get("/moderate?page=2").text
     assert queue_ids(first) == clean and queue_ids(second) == promo
     assert 'href="/moderate?page=2"' in first and "Page 2 of 2" in second
@@ -531,4 +531,4 @@ def test_a_post_without_a_csrf_token_is_refused(app, client, mira, flag_comments
 
 
 def test_durations_read_like_a_person_would_say_them():
-    assert [workspace.human_duration(s) for s in (0, 45, 180, 7300, 3 * 86400)] == ["0 s", "45 s", "3 min", "2 h", "3 d"]
+    assert [queue_pages.human_duration(s) for s in (0, 45, 180, 7300, 3 * 86400)] == ["0 s", "45 s", "3 min", "2 h", "3 d"]
