@@ -1,16 +1,18 @@
-"""Deciding a comment once both checks are in: thresholds, fail policy, reasons."""
-from sqlalchemy import exists, or_, select, update
+"""Deciding a comment once both checks are in: the scores, the site's policy and what the
+database knows of the author and the thread, judged by rules.py, applied exactly once."""
+from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from .db import transaction
 from .errors import CommentNotFound
-from .tables import CHECKS, Article, Ban, CheckResult, Comment, utcnow
+from .policy import Policy
+from .privacy import Vault
+from .rules import Context, decide
+from .tables import CHECKS, Article, Ban, CheckResult, Comment, Site, utcnow
 from .transitions import transition
+from .words import link_hosts
 
-REJECT_REASONS = {"spam": "spam", "toxicity": "toxic"}
-REJECTING_ATTRIBUTES = ("abusive", "insult", "identity_attack", "threat")  # may reject on their own
-SEVERITY = ("rejected", "flagged")
 ACTOR = "checks"
 
 
@@ -34,35 +36,30 @@ def record_check(session: Session, comment: Comment, check: str, **outcome) -> b
     return True
 
 
-def record_failures(sessions: sessionmaker, comment_id: str, checks: list[str], error: str) -> bool:
+def record_failures(sessions: sessionmaker, comment_id: str, checks: list[str], error: str,
+                    vault: Vault | None = None) -> bool:
     """Record checks that failed for good, and decide the comment by the fail policy."""
     with transaction(sessions) as session:
         comment = lock_comment(session, comment_id)
         for check in checks:
             record_check(session, comment, check, error=error[:200])
-        return decide_comment(session, comment)
+        return decide_comment(session, comment, vault)
 
 
-def decide_comment(session: Session, comment: Comment) -> bool:
-    """Decide a pending comment when every check has an outcome; True if this call decided."""
+def decide_comment(session: Session, comment: Comment, vault: Vault | None = None) -> bool:
+    """Decide a pending comment when every check has an outcome; True if this call decided.
+    With `vault`, the word lists also read the author's email address."""
     results = {r.check: r for r in session.scalars(select(CheckResult).where(CheckResult.comment_id == comment.id))}
     if comment.status != "pending" or set(results) != set(CHECKS):
         return False
-    status, reason, reasons = decide(results)
-    banned, premoderated = read_context(session, comment)
-    if banned:
-        status, reason, reasons["rule"] = "rejected", "banned_author", "author_banned"
-        reasons["rules"].insert(0, "author_banned")
-    elif premoderated:
-        status, reason, reasons["rule"] = "flagged", reason or "premoderation", "article_premoderated"
-        reasons["rules"].insert(0, "article_premoderated")
+    status, reason, reasons = decide(results, read_context(session, comment, vault))
     return transition(session, comment, status, actor=ACTOR, reason=reason, reasons=reasons,
                       priority=rank(results, reasons))
 
 
-def read_context(session: Session, comment: Comment) -> tuple[bool, bool]:
-    """Whether the author is banned from the site, and whether the article holds every
-    comment for a moderator: one round trip."""
+def read_context(session: Session, comment: Comment, vault: Vault | None = None) -> Context:
+    """The site's policy, a ban, the article's premoderation (one round trip), and what the
+    policy asks about the author and the comment's words and links."""
     now = utcnow()
     ban = exists().where(
         Ban.site_id == comment.site_id,
@@ -70,10 +67,37 @@ def read_context(session: Session, comment: Comment) -> tuple[bool, bool]:
         Ban.lifted_at.is_(None),
         or_(Ban.expires_at.is_(None), Ban.expires_at > now),
     )
-    banned, premoderated = session.execute(
-        select(ban, Article.premoderated).where(Article.id == comment.article_id)
+    banned, premoderated, stored_policy, version = session.execute(
+        select(ban, Article.premoderated, Site.policy, Site.policy_version)
+        .join(Site, Site.id == Article.site_id)
+        .where(Article.id == comment.article_id)
     ).one()
-    return bool(banned), bool(premoderated)
+    policy = read_policy(comment.site_id, version, stored_policy)
+    approved_before = 0
+    if policy.hold_new_authors or policy.trusted_after:
+        approved_before = session.scalar(select(func.count()).where(
+            Comment.site_id == comment.site_id, Comment.author_fingerprint == comment.author_fingerprint,
+            Comment.status == "approved", Comment.id != comment.id))
+    email = vault.decrypt(comment.author_email) if vault and (policy.block_words or policy.hold_words) else None
+    return Context(
+        policy=policy, policy_version=version, banned=bool(banned), premoderated=bool(premoderated),
+        approved_before=approved_before, texts=(comment.author_name, email, comment.author_url, comment.content),
+        hosts=tuple(link_hosts(comment.content, comment.author_url)),
+    )
+
+
+def read_policy(site_id: int, version: int, stored: dict | None) -> Policy:
+    """A site's policy version, validated once per process (a version's text never changes;
+    the text is compared all the same, so a recreated site cannot inherit a stale entry)."""
+    cached = _POLICIES.get((site_id, version))
+    if cached is None or cached[0] != stored:
+        if len(_POLICIES) > 1000:
+            _POLICIES.clear()
+        cached = _POLICIES[(site_id, version)] = (stored, Policy.model_validate(stored) if stored else Policy())
+    return cached[1]
+
+
+_POLICIES: dict[tuple[int, int], tuple[dict | None, Policy]] = {}
 
 
 def rank(results: dict[str, CheckResult], reasons: dict) -> float:
@@ -82,66 +106,3 @@ def rank(results: dict[str, CheckResult], reasons: dict) -> float:
     scores = [result.score for result in results.values() if result.score is not None]
     scores += [score for result in results.values() for score in (result.attributes or {}).values()]
     return round(max(scores, default=1.0), 4) + len(reasons["rules"]) / 100
-
-
-def decide(results: dict[str, CheckResult]) -> tuple[str, str | None, dict]:
-    """The status, reason code and explanation for a set of check outcomes: the strictest
-    verdict of any check wins (rejected over flagged over approved)."""
-    reasons = {"checks": {}, "rule": "below_thresholds", "rules": [], "model_versions": {}}
-    verdicts = []
-    for check, result in sorted(results.items()):
-        reasons["checks"][check] = explain(result)
-        if result.model_version:
-            reasons["model_versions"][check] = result.model_version
-        verdict = judge(check, result)
-        if verdict:
-            verdicts.append(verdict)
-    if not verdicts:
-        return "approved", None, reasons
-    verdicts.sort(key=lambda verdict: SEVERITY.index(verdict[0]))
-    status, reason, rule = verdicts[0]
-    reasons["rule"], reasons["rules"] = rule, [verdict[2] for verdict in verdicts]
-    return status, reason, reasons
-
-
-def judge(check: str, result: CheckResult) -> tuple[str, str, str] | None:
-    """What one check's outcome asks for, as (status, reason code, rule), or None to approve.
-
-    - A check that failed after its retries flags (the default fail-closed policy).
-    - An attribute that may reject on its own (abuse, insults, identity attacks, threats)
-      at or above its reject threshold rejects.
-    - The main score at or above its reject threshold rejects only when the comment also
-      looks abusive (a rejecting attribute at or above its flag threshold): hate-speech
-      labels in the training data include strong political opinion, which a news comment
-      section must allow, so that alone is held for a human, never rejected.
-    - The main score at or above its flag threshold flags.
-    """
-    if result.error is not None:
-        return "flagged", "check_failed", f"{check}_failed"
-    reason = REJECT_REASONS[check]
-    limits = result.thresholds.get("attributes", {})
-    scores = {name: score for name, score in (result.attributes or {}).items() if name in limits}
-    abusive = {
-        level: [name for name in REJECTING_ATTRIBUTES if name in scores and scores[name] >= limits[name][level]]
-        for level in ("flag", "reject")
-    }
-    if abusive["reject"]:
-        return "rejected", reason, f"{abusive['reject'][0]}_at_or_above_reject_threshold"
-    if result.score >= result.thresholds["reject"]:
-        if not limits or abusive["flag"]:
-            return "rejected", reason, f"{check}_at_or_above_reject_threshold"
-        return "flagged", reason, f"{check}_at_or_above_reject_threshold_without_abuse"
-    if result.score >= result.thresholds["flag"]:
-        return "flagged", reason, f"{check}_at_or_above_flag_threshold"
-    return None
-
-
-def explain(result: CheckResult) -> dict:
-    if result.error is not None:
-        return {"error": result.error, "policy": "fail_closed"}
-    return {
-        "score": round(result.score, 4),
-        "thresholds": result.thresholds,
-        "attributes": result.attributes or {},
-        "terms": result.terms or [],
-    }

@@ -8,7 +8,7 @@ rejection means the model called the comment spam, or toxic)."""
 from sqlalchemy import Integer, case, delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from .decisions import judge
+from .rules import judge
 from .tables import CheckResult, Comment, Label, Site, utcnow
 
 VERDICTS = {  # (action, reason) -> {check: label}

@@ -28,6 +28,10 @@ class Settings:
     check_retries: tuple[int, ...] = (1, 5, 15)  # RQ retry intervals; their count is the retry count
     site_cache_seconds: float = 10.0  # how long a web process trusts a looked-up API key
     max_body_bytes: int = 1024 * 1024
+    user_agent_days: int = 30  # user agents are purged from comments older than this
+    rejected_spam_days: int = 30  # comments rejected as spam are deleted after this
+    callback_timeout: float = 10.0  # seconds a site's callback receiver may take
+    callback_retries: tuple[int, ...] = (10, 60, 300, 1800, 7200)  # backoff between delivery attempts
     models_dir: str = ""  # the workers' model artifacts; empty: the committed models/artifacts
     log_level: str = "INFO"
 

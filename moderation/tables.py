@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .db import Base
 
-STATUSES = ("pending", "approved", "flagged", "rejected")
+STATUSES = ("pending", "approved", "flagged", "rejected", "withdrawn")
 CHECKS = ("spam", "toxicity")
 ROLES = ("admin", "moderator")
 MODERATOR_REASONS = ("spam", "toxic", "off_topic", "personal_attack", "illegal", "other")
@@ -40,6 +40,11 @@ class Site(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    policy: Mapped[dict | None] = mapped_column(JSON)  # the current policy (moderation.policy); None: defaults
+    policy_version: Mapped[int] = mapped_column(Integer, default=0)
+    callback_url: Mapped[str | None] = mapped_column(String(2000))
+    publishable_key: Mapped[str | None] = mapped_column(String(64), unique=True)  # the widget's, Origin-limited
+    allowed_origins: Mapped[list | None] = mapped_column(JSON)  # where the widget may post from
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     keys: Mapped[list["SiteKey"]] = relationship(back_populates="site")
@@ -82,6 +87,10 @@ class Comment(Base):
     __table_args__ = (  # few indexes: every one is written on each submission
         Index("ix_comments_status_created", "status", "created_at"),  # the sweeper, the queues
         Index("ix_comments_thread", "article_id", "status", "created_at"),  # the public thread
+        # the same author posting the same text to the same thread once (None once withdrawn or erased)
+        Index("ux_comments_duplicate", "article_id", "author_fingerprint", "content_digest", unique=True),
+        # a retried request with the same Idempotency-Key (NULLs never collide)
+        Index("ux_comments_idempotency", "site_id", "idempotency_key", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -106,6 +115,9 @@ class Comment(Base):
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     priority: Mapped[float | None] = mapped_column(Float)  # the queue's "worst first" order
+    content_digest: Mapped[str | None] = mapped_column(String(64))  # sha256 of the folded content
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     article: Mapped[Article] = relationship()
     site: Mapped[Site] = relationship()
@@ -233,4 +245,52 @@ class Label(Base):
     overturned: Mapped[bool | None] = mapped_column(Boolean)  # None: the check had no score
     source: Mapped[str] = mapped_column(String(32), default="moderator")
     created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SitePolicy(Base):
+    """Every version of a site's policy, kept: each decision names the version it used."""
+
+    __tablename__ = "site_policies"
+    __table_args__ = (UniqueConstraint("site_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    policy: Mapped[dict] = mapped_column(JSON)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CallbackSecret(Base):
+    """A site's callback signing secret (encrypted like emails). During a rotation the old
+    one signs too, until `expires_at`."""
+
+    __tablename__ = "callback_secrets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    secret: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CallbackEvent(Base):
+    """A decision to announce to the site: written in the same transaction as the decision
+    (an outbox), delivered at least once by an RQ job, and kept with its delivery state."""
+
+    __tablename__ = "callback_events"
+    __table_args__ = (Index("ix_callback_events_undelivered", "delivered_at", "failed_at", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(40), unique=True)  # stable: the site drops repeats by it
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    comment_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(40))  # comment.approved, comment.rejected, comment.withdrawn, ...
+    payload: Mapped[dict] = mapped_column(JSON)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # retries exhausted; replayable
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -109,7 +109,7 @@ def test_the_queue_pages_through_flagged_comments_with_counts(client, flag_comme
     ids = flag_comments([CLEAN, ENGLISH, LONG])
     first = answer(client.get(f"{API}/queue?per_page=2", headers=mira), QueuePage)
     assert [c["id"] for c in first["comments"]] == ids[:2]
-    assert first["total"] == 3 and first["counts"] == {"pending": 0, "approved": 0, "flagged": 3, "rejected": 0}
+    assert first["total"] == 3 and first["counts"] == {"pending": 0, "approved": 0, "flagged": 3, "rejected": 0, "withdrawn": 0}
     assert first["next"] == f"{API}/queue?page=2&per_page=2"
     second = answer(client.get(first["next"], headers=mira), QueuePage)
     assert [c["id"] for c in second["comments"]] == ids[2:] and second["next"] is None

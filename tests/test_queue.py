@@ -66,7 +66,7 @@ def test_the_queue_filters_sorts_and_pages(sessions, flag_comments, make_moderat
         comments, total = list_queue(session, moderator, QueueFilter(), page=2, per_page=2)
         assert total == 3 and [c.public_id for c in comments] == promo_ids
         assert queue.count_statuses(session, moderator, QueueFilter()) == {
-            "pending": 0, "approved": 0, "flagged": 3, "rejected": 0}
+            "pending": 0, "approved": 0, "flagged": 3, "rejected": 0, "withdrawn": 0}
 
 
 @pytest.mark.parametrize(
@@ -108,7 +108,7 @@ def test_describe_shows_why_a_comment_was_held(app, sessions, flag_comments, mak
     assert view["parent"]["id"] == parent_id and view["parent"]["content"] == CLEAN
     assert view["article"]["id"] == "premoderated-thread"
     assert view["author_email"] == "b***o@e***.co.id"
-    assert view["author_history"] == {"pending": 0, "approved": 0, "flagged": 2, "rejected": 0}
+    assert view["author_history"] == {"pending": 0, "approved": 0, "flagged": 2, "rejected": 0, "withdrawn": 0}
     assert "".join(text for text, _ in view["highlights"]) == PROMO
     marked = [text.lower() for text, weight in view["highlights"] if weight]
     assert {"slot", "gacor", "m4xw1n"} <= set(marked) <= set(re.findall(r"\w+", PROMO.lower()))

@@ -44,7 +44,7 @@ def run_check(check: str, comment_id: str) -> dict:
             thresholds={**scorer.thresholds, "attributes": scorer.attribute_thresholds},
             model_version=scorer.version,
         )
-        decided = recorded and decide_comment(session, comment)
+        decided = recorded and decide_comment(session, comment, current("vault"))
     return {"score": score.probability, "recorded": recorded, "decided": decided}
 
 
@@ -54,4 +54,4 @@ def on_check_failure(job, connection, exc_type, exc_value, traceback) -> None:
     if job.retries_left:
         return
     check = job.id.split("-", 1)[0]
-    record_failures(current("sessions"), job.args[0], [check], f"{exc_type.__name__} after retries")
+    record_failures(current("sessions"), job.args[0], [check], f"{exc_type.__name__} after retries", current("vault"))

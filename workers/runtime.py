@@ -8,6 +8,7 @@ from pathlib import Path
 from models.scoring import Model, load_model
 from moderation.db import connect
 from moderation.jobs import CheckQueues, connect_redis
+from moderation.privacy import Vault
 from moderation.settings import Settings
 
 _state: dict = {}
@@ -21,6 +22,7 @@ def configure(settings: Settings, models: dict[str, Model] | None = None) -> Non
         sessions=connect(settings.database_url),
         redis=redis,
         checks=CheckQueues(redis, settings),
+        vault=Vault(settings.email_keys, settings.fingerprint_key),
         models=dict(models or {}),
     )
 
