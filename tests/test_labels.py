@@ -3,7 +3,7 @@ import pytest
 from sqlalchemy import select
 
 from moderation.db import transaction
-from moderation.decisions import judge
+from moderation.rules import judge
 from moderation.labels import overturn_rates, training_rows
 from moderation.queue import find_comments
 from moderation.review import moderate
