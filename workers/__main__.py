@@ -1,4 +1,5 @@
 """python -m workers spam|toxicity|all [--burst]  — a check worker (models loaded first)
+python -m workers callbacks [--burst]          — a callback delivery worker (no models)
 python -m workers sweeper                      — the periodic sweeper"""
 import argparse
 import logging
@@ -10,6 +11,7 @@ import threading
 from rq import Queue, SimpleWorker
 from sqlalchemy.exc import OperationalError
 
+from moderation.callbacks import QUEUE as CALLBACKS
 from moderation.jobs import REDIS_DOWN
 from moderation.settings import Settings
 from moderation.sweep import sweep_pending
@@ -20,12 +22,15 @@ from .runtime import configure, current, model
 log = logging.getLogger("workers")
 
 
-def run_worker(checks: list[str], burst: bool) -> None:
-    for check in checks:
-        log.info("loaded %s model %s", check, model(check).version)
+def run_worker(queues: list[str], burst: bool) -> None:
+    """Work the named queues; a check worker loads its models first. The scheduler moves
+    jobs whose retry interval has passed back to their queue."""
+    for queue in queues:
+        if queue in CHECKS:
+            log.info("loaded %s model %s", queue, model(queue).version)
     redis = current("redis")
-    name = f"{'+'.join(checks)}.{socket.gethostname()}.{os.getpid()}"
-    worker = SimpleWorker([Queue(check, connection=redis) for check in checks], connection=redis, name=name)
+    name = f"{'+'.join(queues)}.{socket.gethostname()}.{os.getpid()}"
+    worker = SimpleWorker([Queue(queue, connection=redis) for queue in queues], connection=redis, name=name)
     worker.work(burst=burst, with_scheduler=True)
 
 
@@ -39,7 +44,7 @@ def run_sweeper() -> None:
     while not stop.is_set():
         try:
             report = sweep_pending(current("sessions"), current("checks"), settings)
-            if report.enqueued or report.failed:
+            if report.enqueued or report.failed or report.callbacks or report.callbacks_failed:
                 log.info("sweep: %s", report)
         except (*REDIS_DOWN, OperationalError) as error:
             log.warning("sweep skipped: %s", type(error).__name__)
@@ -48,7 +53,7 @@ def run_sweeper() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m workers", description=__doc__)
-    parser.add_argument("role", choices=[*CHECKS, "all", "sweeper"])
+    parser.add_argument("role", choices=[*CHECKS, "all", CALLBACKS, "sweeper"])
     parser.add_argument("--burst", action="store_true", help="stop when the queues are empty")
     args = parser.parse_args()
     settings = Settings.from_env()

@@ -6,6 +6,7 @@
 from pathlib import Path
 
 from models.scoring import Model, load_model
+from moderation.callbacks import init_worker
 from moderation.db import connect
 from moderation.jobs import CheckQueues, connect_redis
 from moderation.privacy import Vault
@@ -16,12 +17,14 @@ _state: dict = {}
 
 def configure(settings: Settings, models: dict[str, Model] | None = None) -> None:
     redis = connect_redis(settings.redis_url)
+    sessions = connect(settings.database_url)
     _state.clear()
     _state.update(
         settings=settings,
-        sessions=connect(settings.database_url),
+        sessions=sessions,
         redis=redis,
         checks=CheckQueues(redis, settings),
+        callbacks=init_worker(sessions, settings, redis),  # decisions' callbacks are enqueued after commit
         vault=Vault(settings.email_keys, settings.fingerprint_key),
         models=dict(models or {}),
     )
