@@ -21,7 +21,10 @@ def create_app(settings: Settings | None = None) -> Flask:
         WTF_CSRF_TIME_LIMIT=12 * 3600,  # a form's token lasts as long as the session
     )
 
-    from . import api, callbacks, callbacks_api, cli, db, errors, jobs, moderator_api, openapi, pages, privacy, workspace
+    from . import (
+        api, authors_api, callbacks, callbacks_api, cli, db, errors, jobs, moderator_api, openapi, pages, privacy,
+        workspace,
+    )
 
     db.init_app(app)
     privacy.init_app(app)
@@ -31,13 +34,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     csrf.init_app(app)
     cli.init_app(app)
 
-    csrf.exempt(api.bp)  # site API keys, not cookies, authenticate the API
-    csrf.exempt(moderator_api.bp)  # and moderator tokens the moderators' API
-    csrf.exempt(callbacks_api.bp)
-    app.register_blueprint(api.bp)
-    app.register_blueprint(callbacks_api.bp)
-    app.register_blueprint(moderator_api.bp)
-    app.register_blueprint(openapi.bp)
-    app.register_blueprint(pages.bp)
-    app.register_blueprint(workspace.bp)
+    for blueprint in (api.bp, authors_api.bp, callbacks_api.bp, moderator_api.bp):
+        csrf.exempt(blueprint)  # site keys and moderator tokens, not cookies, authenticate the APIs
+        app.register_blueprint(blueprint)
+    for blueprint in (openapi.bp, pages.bp, workspace.bp):
+        app.register_blueprint(blueprint)
     return app

@@ -74,6 +74,7 @@ def _tune_sqlite(dbapi_connection, _record):
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=15000")
+    cursor.execute("PRAGMA secure_delete=ON")  # an erased author's data is overwritten, not just unlinked
     cursor.close()
 
 

@@ -26,6 +26,8 @@ class Vault:
 
 def mask_email(email: str) -> str:
     """'budi.santoso@example.co.id' -> 'b***o@e***.co.id'."""
+    if not email:  # an erased author's (moderation.authors)
+        return ""
     local, _, domain = email.partition("@")
     host, dot, tld = domain.partition(".")
     masked_local = local[0] + "***" + (local[-1] if len(local) > 2 else "")

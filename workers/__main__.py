@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 from moderation.callbacks import QUEUE as CALLBACKS
 from moderation.jobs import REDIS_DOWN
 from moderation.settings import Settings
+from moderation.retention import purge_when_due
 from moderation.sweep import sweep_pending
 from moderation.tables import CHECKS
 
@@ -46,6 +47,9 @@ def run_sweeper() -> None:
             report = sweep_pending(current("sessions"), current("checks"), settings)
             if report.enqueued or report.failed or report.callbacks or report.callbacks_failed:
                 log.info("sweep: %s", report)
+            purged = purge_when_due(current("sessions"), settings, current("redis"))  # hourly, one sweeper
+            if purged:
+                log.info("purge: %s", purged)
         except (*REDIS_DOWN, OperationalError) as error:
             log.warning("sweep skipped: %s", type(error).__name__)
         stop.wait(settings.sweep_interval)

@@ -1,6 +1,6 @@
 """The check jobs. Each takes a comment id, re-reads the row, scores it, and decides once
-both checks are in. A job for a comment that is no longer pending does nothing, so a
-retry or a duplicate job is harmless. Errors are not caught: RQ retries the job, and
+both checks are in. A job for a comment that is no longer pending (or was erased) does
+nothing, so a retry or a duplicate job is harmless. Errors are not caught: RQ retries the job, and
 `on_check_failure` applies the fail policy when the retries run out."""
 from sqlalchemy import select
 
@@ -24,8 +24,8 @@ def run_check(check: str, comment_id: str) -> dict:
     sessions = current("sessions")
     with sessions() as session:
         comment = session.scalar(select(Comment).where(Comment.public_id == comment_id))
-        if comment is None:
-            raise CommentNotFound(f"No comment with id {comment_id!r}.")
+        if comment is None:  # erased at its author's request while it waited
+            return {"skipped": "gone"}
         if comment.status != "pending":
             return {"skipped": comment.status}
         fields = {"author_name": comment.author_name, "author_url": comment.author_url}
@@ -54,4 +54,8 @@ def on_check_failure(job, connection, exc_type, exc_value, traceback) -> None:
     if job.retries_left:
         return
     check = job.id.split("-", 1)[0]
-    record_failures(current("sessions"), job.args[0], [check], f"{exc_type.__name__} after retries", current("vault"))
+    try:
+        record_failures(current("sessions"), job.args[0], [check], f"{exc_type.__name__} after retries",
+                        current("vault"))
+    except CommentNotFound:  # erased meanwhile: nothing is left to decide
+        return
