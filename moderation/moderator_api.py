@@ -13,17 +13,22 @@ from . import db
 from .audit import describe_event, list_events, record_event, site_slugs
 from .errors import Forbidden, InvalidFields, NotFound, Unauthorized
 from .labels import overturn_rates
+from .api import read_json_object
 from .moderators import (
     TOKEN_PATTERN, USERNAME_PATTERN, change_moderator, create_moderator, issue_token, moderator_for_token,
     site_scope,
 )
+from .policy import (
+    DEFAULT, changed_fields, model_thresholds, parse_policy, policy_versions, set_policy, site_policy,
+)
 from .queue import count_statuses, describe, describe_page, find_comment, find_comments, list_queue
 from .review import apply_rule, moderate, preview_rule, reveal_email
 from .review_schemas import (
-    ActionIn, AuditQuery, ModeratorChange, ModeratorIn, QueueQuery, RuleApplyIn, RulePreviewIn, SelectionIn, TokenIn,
-    read_body, read_query,
+    ActionIn, AuditQuery, ModeratorChange, ModeratorIn, PolicyQuery, QueueQuery, RuleApplyIn, RulePreviewIn,
+    SelectionIn, TokenIn, read_body, read_query,
 )
-from .tables import CHECKS, Comment, Moderator, ModeratorToken, Site, utcnow
+from .sites import SLUG_PATTERN, find_site
+from .tables import CHECKS, Comment, Moderator, ModeratorToken, Site, SitePolicy, utcnow
 
 bp = Blueprint("moderator_api", __name__, url_prefix="/api/v1/moderation")
 VERDICT = {"action", "reason", "ban_days", "note"}
@@ -198,6 +203,39 @@ def edit_moderator(username: str):
     return jsonify(moderator_view(moderator))
 
 
+@bp.get("/sites/<slug>/policy")
+def show_policy(slug: str):
+    admin()
+    query, site = read_query(PolicyQuery), policy_site(slug)
+    if query.version is None:
+        return jsonify(policy_view(site, site.policy_version, site_policy(site).model_dump(mode="json")))
+    stored = db.session().scalar(
+        select(SitePolicy.policy).where(SitePolicy.site_id == site.id, SitePolicy.version == query.version))
+    if stored is None:
+        raise NotFound(f"The policy of {slug!r} has no version {query.version}.")
+    return jsonify(policy_view(site, query.version, stored))
+
+
+@bp.put("/sites/<slug>/policy")
+def change_policy(slug: str):
+    """The whole policy: a field left out gets its default. A new version unless nothing changed."""
+    actor, site, session = admin(), policy_site(slug), db.session()
+    policy = parse_policy(read_json_object())
+    if changed_fields(site_policy(site), policy):
+        set_policy(session, site, policy, actor.username)
+        session.commit()
+    return jsonify(policy_view(site, site.policy_version, site_policy(site).model_dump(mode="json")))
+
+
+@bp.get("/sites/<slug>/policy/versions")
+def list_policy_versions(slug: str):
+    admin()
+    site = policy_site(slug)
+    versions = [{**version, "created_at": version["created_at"].isoformat()}
+                for version in policy_versions(db.session(), site)]
+    return jsonify(site=site.slug, current_version=site.policy_version, versions=versions)
+
+
 def admin() -> Moderator:
     if not g.moderator.is_admin:
         raise Forbidden("Only an admin may do this.")
@@ -212,6 +250,20 @@ def private(response):
     """A response holding a secret (a token, an email address) is never cached."""
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def policy_site(slug: str) -> Site:
+    site = find_site(db.session(), slug) if SLUG_PATTERN.match(slug) else None
+    if site is None:
+        raise NotFound(f"No site {slug!r}.")
+    return site
+
+
+def policy_view(site: Site, version: int, policy: dict) -> dict:
+    defaults = {"policy": DEFAULT.model_dump(mode="json"),
+                "model_thresholds": model_thresholds(current_app.config["SETTINGS"].models_dir)}
+    return {"site": site.slug, "version": version, "current_version": site.policy_version, "policy": policy,
+            "defaults": defaults}
 
 
 def visible_sites() -> list[dict]:

@@ -109,6 +109,7 @@ def build_document() -> dict:
 def moderation_paths() -> dict:
     """The moderator API, /api/v1/moderation: one line per operation."""
     comment = path_parameter("comment_id", "A comment's id.")
+    site = path_parameter("slug", "A site's slug.")
     m = moderation
     routes = {
         "/me": {"get": operation("getMe", "The caller: username, role, the sites they may see.", m.Me)},
@@ -154,6 +155,17 @@ def moderation_paths() -> dict:
             "changeModerator", "Change a moderator's role, sites, state or password (admins only; audited).",
             m.ModeratorOut, body=m.ModeratorChange, path=[path_parameter("username", "A moderator's username.")],
             fails=(400, 403, 404, 415, 422))},
+        "/sites/{slug}/policy": {
+            "get": operation("getSitePolicy", "A site's policy (admins only): the current version or, with "
+                             "`version`, an earlier one; with the defaults a blank field stands for.",
+                             m.SitePolicyOut, path=[site], query=m.PolicyQuery, fails=(403, 404, 422)),
+            "put": operation("setSitePolicy", "Replace a site's policy (admins only): validated, stored as a new "
+                             "version and audited; the same policy again changes nothing.", m.SitePolicyOut,
+                             body=m.Policy, path=[site], fails=(400, 403, 404, 415, 422)),
+        },
+        "/sites/{slug}/policy/versions": {"get": operation(
+            "listSitePolicyVersions", "Every version of a site's policy: who saved it, when, what it changed "
+            "(admins only).", m.PolicyVersions, path=[site], fails=(403, 404))},
     }
     return {f"/api/v1/moderation{path}": item for path, item in routes.items()}
 

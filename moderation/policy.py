@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from .audit import record_event
 from .errors import InvalidFields
-from .schemas import field_errors
+from .schemas import check_text, field_errors
 from .tables import CHECKS, AuditEvent, Site, SitePolicy
 
 Score = Field(ge=0, le=1)
@@ -87,6 +87,13 @@ class Policy(Strict):
         unknown = set(value) - set(CHECKS) - set(ATTRIBUTES)
         if unknown:
             raise ValueError(f"unknown check or attribute: {', '.join(sorted(unknown))}")
+        return value
+
+    @field_validator("hold_words", "block_words", "link_domains_allow", "link_domains_deny")
+    @classmethod
+    def readable(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            check_text(entry)  # no NUL, no broken UTF-8: they would break the pages that show them
         return value
 
     @field_validator("hold_words", "block_words")

@@ -11,6 +11,7 @@ from .api import read_json_object
 from .audit import AuditFilter
 from .errors import InvalidFields
 from .moderators import MIN_PASSWORD, USERNAME_PATTERN
+from .policy import Policy, Thresholds
 from .queue import SELECTION_LIMIT, SORTS, QueueFilter
 from .review import ACTIONS
 from .schemas import check_text, field_errors
@@ -116,6 +117,11 @@ class ModeratorIn(Request):
     password: Password
     role: Literal[ROLES] = "moderator"
     sites: list[text(64)] = Field(default=[], description="Site slugs; an admin sees every site anyway.")
+
+
+class PolicyQuery(Request):
+    version: Annotated[int, Field(ge=1)] | None = Field(default=None, description="An earlier version; absent: the "
+                                                                                  "current policy.")
 
 
 class ModeratorChange(Request):
@@ -316,6 +322,38 @@ class Moderators(Answer):
     moderators: list[ModeratorOut]
 
 
-REQUESTS = (QueueFilterIn, ActionIn, SelectionIn, RulePreviewIn, RuleApplyIn, TokenIn, ModeratorIn, ModeratorChange)
+class PolicyDefaults(Answer):
+    policy: Policy = Field(description="What a site without a policy runs on; a field left out of a PUT gets this.")
+    model_thresholds: dict[str, Thresholds] = Field(
+        description="The models' own thresholds per check and attribute, used where the policy sets none.")
+
+
+class SitePolicyOut(Answer):
+    """A site's policy: the current version, or the one asked for."""
+
+    site: str
+    version: int = Field(description="0: no version saved yet; the site runs on the defaults.")
+    current_version: int
+    policy: Policy
+    defaults: PolicyDefaults
+
+
+class PolicyVersion(Answer):
+    version: int
+    created_by: str = Field(description="A moderator's username, or 'cli'.")
+    created_at: str
+    changed: list[str] = Field(description="The fields this version changed.")
+
+
+class PolicyVersions(Answer):
+    """Every saved version of a site's policy, newest first."""
+
+    site: str
+    current_version: int
+    versions: list[PolicyVersion]
+
+
+REQUESTS = (QueueFilterIn, ActionIn, SelectionIn, RulePreviewIn, RuleApplyIn, TokenIn, ModeratorIn, ModeratorChange,
+            Policy)
 ANSWERS = (Me, Sites, QueuePage, ModeratorComment, OutcomeOut, RulePreview, AuditPage, OverturnRates, RevealedEmail,
-           TokenIssued, Tokens, Moderators, ModeratorOut)
+           TokenIssued, Tokens, Moderators, ModeratorOut, SitePolicyOut, PolicyVersions)

@@ -215,4 +215,4 @@ def stamp(moment) -> str:
     return f"{moment:%Y-%m-%d %H:%M} UTC"
 
 
-from . import admin_pages, queue_pages  # noqa: E402,F401  the pages, on this blueprint
+from . import admin_pages, policy_pages, queue_pages  # noqa: E402,F401  the pages, on this blueprint

@@ -2,16 +2,18 @@
 filter forms are GET forms without one (they change nothing), read from the query string."""
 from flask_wtf import FlaskForm
 from wtforms import (
-    HiddenField, IntegerField, PasswordField, SelectField, SelectMultipleField, StringField,
+    BooleanField, FloatField, HiddenField, IntegerField, PasswordField, SelectField, SelectMultipleField, StringField,
+    TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from .moderators import MIN_PASSWORD
+from .policy import ATTRIBUTES, FloodLimits, Policy
 from .queue import SORTS
 from .review import ACTIONS
-from .tables import MODERATOR_REASONS, ROLES, STATUSES
+from .tables import CHECKS, MODERATOR_REASONS, ROLES, STATUSES
 
 REASON_LABELS = {
     "spam": "Spam",
@@ -29,7 +31,7 @@ ACTION_LABELS = {"approve": "Approve", "reject": "Reject", "spam": "Mark spam", 
 AUDIT_ACTIONS = (
     "transition", "ban", "bulk_approve", "bulk_reject", "bulk_spam", "bulk_ban", "reveal_email",
     "moderator_created", "moderator_changed", "moderator_deactivated", "moderator_reactivated",
-    "password_reset", "password_changed", "token_issued", "token_revoked",
+    "password_reset", "password_changed", "token_issued", "token_revoked", "policy_changed",
 )
 
 
@@ -137,3 +139,65 @@ class ChangePasswordForm(FlaskForm):
 
 class TokenForm(FlaskForm):
     name = StringField("Name", validators=[Optional(), Length(max=100)], render_kw={"placeholder": "e.g. laptop script"})
+
+
+# -- a site's policy (admins) ------------------------------------------------------------------
+
+THRESHOLD_NAMES = (*CHECKS, *ATTRIBUTES)
+FLOOD_LABELS = {"per_site": "Per site", "per_ip": "Per IP address", "per_email": "Per email address"}
+OBSERVE = {"": "off: apply the policy", "publish": "observe, publish everything", "hold": "observe, hold everything"}
+
+
+def about(name: str, model=Policy) -> str:
+    """A policy field's description, from the policy model itself."""
+    return model.model_fields[name].description or ""
+
+
+def count_field(label: str, name: str, model=Policy) -> IntegerField:
+    return IntegerField(label, validators=[Optional()], description=about(name, model),
+                        render_kw={"type": "number", "step": 1, "inputmode": "numeric"})
+
+
+def list_field(label: str, name: str) -> TextAreaField:
+    return TextAreaField(label, description=about(name) + " One per line.",
+                         render_kw={"rows": 5, "spellcheck": "false"})
+
+
+class PolicyForm(FlaskForm):
+    """A site's policy as a form: a blank threshold keeps the model's own, a blank number the
+    default; lists are one entry per line. policy_pages.py turns it into the policy's JSON,
+    which moderation.policy validates."""
+
+    version = HiddenField()  # the version this form was loaded from: a save over a newer one is refused
+    premoderation = BooleanField("Premoderation", description=about("premoderation"))
+    hold_new_authors = count_field("Hold new authors", "hold_new_authors")
+    observe = SelectField("Observe mode", choices=options(OBSERVE.items()), description=about("observe"))
+    hold_words = list_field("Hold words", "hold_words")
+    block_words = list_field("Block words", "block_words")
+    link_cap = count_field("Link cap", "link_cap")
+    link_domains_allow = list_field("Allowed link domains", "link_domains_allow")
+    link_domains_deny = list_field("Denied link domains", "link_domains_deny")
+    trusted_after = count_field("Trusted after", "trusted_after")
+    trusted_relief = FloatField("Trusted relief", validators=[Optional()], description=about("trusted_relief"),
+                                render_kw={"type": "number", "step": "any", "min": 0, "max": 0.5})
+    auto_close_days = count_field("Close threads after (days)", "auto_close_days")
+    erase = SelectField("Erasing an author", choices=options((("anonymise", "anonymise their comments"),
+                                                              ("remove", "remove their comments"))),
+                        description=about("erase"))
+    allow_private_callbacks = BooleanField("Allow private callback addresses",
+                                           description=about("allow_private_callbacks"))
+
+
+for _name in THRESHOLD_NAMES:
+    for _edge in ("flag", "reject"):
+        setattr(PolicyForm, f"{_name}_{_edge}", FloatField(
+            f"{_name.replace('_', ' ')} {_edge}", validators=[Optional()],
+            render_kw={"type": "number", "step": "any", "min": 0, "max": 1, "inputmode": "decimal"}))
+for _name in CHECKS:
+    setattr(PolicyForm, f"fail_{_name}", SelectField(
+        f"When {_name} fails", choices=options((("closed", "closed: hold for a moderator"),
+                                                ("open", "open: ignore it, mark degraded")))))
+for _name in FloodLimits.model_fields:
+    setattr(PolicyForm, f"flood_{_name}", count_field(FLOOD_LABELS[_name], _name, FloodLimits))
+
+del _name, _edge

@@ -10,8 +10,9 @@ from sqlalchemy import func, or_, select, update
 
 from moderation.db import transaction
 from moderation.moderators import issue_token
+from moderation.policy import parse_policy, set_policy
 from moderation.sites import create_site
-from moderation.tables import Article, AuditEvent, Ban, Comment, Label, Moderator, ModeratorToken, Site
+from moderation.tables import Article, AuditEvent, Ban, Comment, Label, Moderator, ModeratorToken, Site, SitePolicy
 
 API = "/api/v1/moderation"
 A, B = "poros-warta", "kabar-timur"
@@ -78,7 +79,8 @@ def bearer(session, username: str) -> dict:
 @pytest.fixture
 def world(app, client, site, make_moderator, work) -> World:
     """Sites A and B with flagged comments, one on an article id both sites use; B's
-    moderator has rejected two of B's comments in one batch and marked one spam."""
+    moderator has rejected two of B's comments in one batch and marked one spam; B has a
+    policy of its own."""
     sessions = app.extensions["sessions"]
     with transaction(sessions) as session:
         _, b_key = create_site(session, B, "Kabar Timur")
@@ -92,6 +94,9 @@ def world(app, client, site, make_moderator, work) -> World:
     work()
     make_moderator("ana", sites=(A,))
     make_moderator("beni-timur", sites=(B,))
+    with transaction(sessions) as session:
+        b_site = session.scalar(select(Site).where(Site.slug == B))
+        set_policy(session, b_site, parse_policy({"block_words": ["timur"], "link_cap": 1}), "an-admin")
     with transaction(sessions) as session:
         ana, beni = bearer(session, "ana"), bearer(session, "beni-timur")
     batch = client.post(f"{API}/actions", headers=beni, json={"ids": b_ids[:2], "action": "reject", "reason": "toxic"})
@@ -118,6 +123,9 @@ def site_b_state(sessions) -> dict:
             "beni": (beni.role, beni.is_active, beni.session_version, [site.slug for site in beni.sites]),
             "tokens": session.execute(select(ModeratorToken.prefix, ModeratorToken.revoked_at)
                                       .where(ModeratorToken.moderator_id == beni.id)).all(),
+            "policy": session.execute(select(Site.policy, Site.policy_version).where(Site.id == b)).one(),
+            "policies": session.execute(select(SitePolicy.version, SitePolicy.policy)
+                                        .where(SitePolicy.site_id == b)).all(),
         }
 
 
@@ -132,13 +140,13 @@ def sites(w: World):
 def queue(w: World):
     every = w.ok("get", "/queue")
     assert sorted(c["id"] for c in every["comments"]) == sorted(w.all_a)
-    assert every["counts"] == {"pending": 0, "approved": 0, "flagged": 3, "rejected": 0}
+    assert every["counts"] == {"pending": 0, "approved": 0, "flagged": 3, "rejected": 0, "withdrawn": 0}
     for args in (f"site={B}", f"site={B}&status=rejected", "article=b-thread", "status=rejected", "reason=toxic"):
         found = w.ok("get", f"/queue?{args}")
         assert found["total"] == 0 and found["comments"] == [] and found["counts"]["rejected"] == 0, args
     shared = w.ok("get", "/queue?article=shared&per_page=1")
     assert [c["id"] for c in shared["comments"]] == w.a_ids["shared"] and shared["total"] == 1
-    assert shared["comments"][0]["author_history"] == {"pending": 0, "approved": 0, "flagged": 3, "rejected": 0}
+    assert shared["comments"][0]["author_history"] == {"pending": 0, "approved": 0, "flagged": 3, "rejected": 0, "withdrawn": 0}
 
 
 def show_comment(w: World):
@@ -231,6 +239,23 @@ def change_moderator(w: World):
     assert [site["slug"] for site in w.ok("get", "/me")["sites"]] == [A]
 
 
+def show_policy(w: World):
+    """A site's policy is for admins only: not even a moderator's own site's."""
+    for site in (B, A, "no-such-site"):
+        for args in ("", "?version=1"):
+            w.refused("get", f"/sites/{site}/policy{args}", statuses=(403,))
+
+
+def change_policy(w: World):
+    for site in (B, A):
+        w.refused("put", f"/sites/{site}/policy", statuses=(403,), json={"link_cap": 9, "block_words": []})
+
+
+def list_policy_versions(w: World):
+    for site in (B, A):
+        w.refused("get", f"/sites/{site}/policy/versions", statuses=(403,))
+
+
 CASES = {
     (f"{API}/me", "GET"): me,
     (f"{API}/sites", "GET"): sites,
@@ -249,6 +274,9 @@ CASES = {
     (f"{API}/moderators", "GET"): list_moderators,
     (f"{API}/moderators", "POST"): create_moderator,
     (f"{API}/moderators/<username>", "PATCH"): change_moderator,
+    (f"{API}/sites/<slug>/policy", "GET"): show_policy,
+    (f"{API}/sites/<slug>/policy", "PUT"): change_policy,
+    (f"{API}/sites/<slug>/policy/versions", "GET"): list_policy_versions,
 }
 
 
@@ -267,6 +295,8 @@ def test_site_b_is_really_there_for_its_own_moderator(world):
         world.b_ids[3]}
     assert world.client.get(f"{API}/audit?batch={world.b_batch}", headers=world.beni).get_json()["total"] == 2
     assert world.client.get(f"{API}/overturns", headers=world.beni).get_json()["rates"][0]["site"] == B
+    b = site_b_state(world.sessions)
+    assert b["policy"].policy_version == 1 and b["policy"].policy == b["policies"][0].policy
 
 
 @pytest.mark.parametrize("route", CASES, ids=[f"{method} {rule.removeprefix(API)}" for rule, method in CASES])
