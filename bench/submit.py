@@ -33,7 +33,9 @@ from redis import Redis
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import corpus  # noqa: E402
-from bench.stack import CpuMeter, Stack, cpu_seconds, machine, machine_line, markdown_table, percentile  # noqa: E402
+from bench.stack import (  # noqa: E402
+    SITE_SLUG, CpuMeter, Stack, cpu_seconds, machine, machine_line, markdown_table, percentile,
+)
 
 PATH = "/api/v1/comments"
 APPS = {"bare": "bench.bare_app:create_app()", "real": "moderation:create_app()"}
@@ -54,6 +56,7 @@ function setup(thread)
 end
 
 function init(args)
+  run = args[1] or ""
   wrk.method = "POST"
   wrk.headers["Content-Type"] = "application/json"
   wrk.headers["Authorization"] = "%(auth)s"
@@ -62,7 +65,7 @@ end
 function request()
   counter = counter + 1
   local i = counter %% #heads + 1
-  return wrk.format(nil, nil, nil, heads[i] .. tid .. "-" .. counter .. tails[i])
+  return wrk.format(nil, nil, nil, heads[i] .. run .. tid .. "-" .. counter .. tails[i])
 end
 
 function done(summary, latency, requests)
@@ -100,6 +103,30 @@ def write_lua(directory: Path, auth: str) -> Path:
     return path
 
 
+def run_tag(name: str) -> str:
+    """A tag for one load run's contents: without it the warm-up and every later round would
+    post the texts of the first again, which the service refuses as duplicates (409)."""
+    return name.removeprefix("wrk-") + ":"
+
+
+def raise_flood_limits(stack: Stack) -> None:
+    """The load comes from 6 authors and 60 addresses, far above a site's default flood
+    limits: set them to their maximum, so every request is still counted in Redis (that
+    round trip is part of what is measured) and none is refused."""
+    from moderation import create_app
+    from moderation.db import transaction
+    from moderation.policy import FloodLimits, Policy, set_policy
+    from moderation.settings import Settings
+    from moderation.sites import find_site
+
+    app = create_app(Settings.from_env(stack.env))
+    limits = FloodLimits(per_site=1_000_000, per_ip=10_000, per_email=10_000)
+    with app.app_context(), transaction(app.extensions["sessions"]) as session:
+        set_policy(session, find_site(session, SITE_SLUG), Policy(flood=limits), actor="bench")
+    app.extensions["engine"].dispose()
+    app.extensions["redis"].close()
+
+
 # -- the generators ------------------------------------------------------------------------
 
 
@@ -113,7 +140,7 @@ def wrk_version() -> str:
 def run_wrk(stack: Stack, url: str, script: Path, connections: int, seconds: float, threads: int, name: str) -> dict:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     process = stack.spawn(name, ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds:g}s",
-                                 "--timeout", "5s", "--latency", "-s", str(script), url])
+                                 "--timeout", "5s", "--latency", "-s", str(script), url, "--", run_tag(name)])
     process.wait(seconds + 60)
     stack.stop(process)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -145,7 +172,7 @@ def _python_client(args) -> dict:
     import threading
     from urllib.parse import urlsplit
 
-    url, auth, connections, seconds, offset = args
+    url, auth, connections, seconds, offset, tag = args
     bodies = request_bodies()
     address = urlsplit(url)
     deadline = time.monotonic() + seconds
@@ -158,7 +185,7 @@ def _python_client(args) -> dict:
         while time.monotonic() < deadline:
             counter += 1
             head, tail = bodies[counter % len(bodies)]
-            body = f"{head}{offset + thread_number}-{counter}{tail}".encode()
+            body = f"{head}{tag}{offset + thread_number}-{counter}{tail}".encode()
             started = time.perf_counter()
             try:
                 connection.request("POST", address.path, body, headers)
@@ -185,10 +212,10 @@ def _python_client(args) -> dict:
             "cpu_s": usage.ru_utime + usage.ru_stime}
 
 
-def run_python(url: str, auth: str, connections: int, seconds: float, processes: int) -> dict:
+def run_python(url: str, auth: str, connections: int, seconds: float, processes: int, name: str) -> dict:
     processes = max(1, min(processes, connections))
     shares = [connections // processes + (n < connections % processes) for n in range(processes)]
-    jobs = [(url, auth, share, seconds, n * 1000) for n, share in enumerate(shares)]
+    jobs = [(url, auth, share, seconds, n * 1000, run_tag(name)) for n, share in enumerate(shares)]
     with multiprocessing.get_context("fork").Pool(processes) as pool:
         results = pool.map(_python_client, jobs)
     latencies = [value for result in results for value in result["latencies"]]
@@ -218,7 +245,7 @@ def measure(stack: Stack, which: str, args, script: Path | None, number: int = 1
         def load(seconds: float, name: str) -> dict:
             if script is not None:
                 return run_wrk(stack, url, script, args.connections, seconds, args.threads, name)
-            return run_python(url, stack.auth_header, args.connections, seconds, args.threads)
+            return run_python(url, stack.auth_header, args.connections, seconds, args.threads, name)
 
         load(args.warmup, f"wrk-{which}-{number}-warmup")
         server_process, redis_process = psutil.Process(server.pid), psutil.Process(stack.redis_process.pid)
@@ -338,6 +365,7 @@ def main() -> None:
     info = machine()
     try:
         with Stack(args.database_url, keep_logs=args.keep_logs) as stack:
+            raise_flood_limits(stack)
             script = write_lua(stack.directory, stack.auth_header) if use_wrk else None
             client = Redis.from_url(stack.redis_url)
             settings = {

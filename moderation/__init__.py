@@ -23,7 +23,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     from . import (
         api, authors_api, callbacks, callbacks_api, cli, db, errors, jobs, moderator_api, openapi, pages, privacy,
-        workspace,
+        widget, workspace,
     )
 
     db.init_app(app)
@@ -34,8 +34,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     csrf.init_app(app)
     cli.init_app(app)
 
-    for blueprint in (api.bp, authors_api.bp, callbacks_api.bp, moderator_api.bp):
-        csrf.exempt(blueprint)  # site keys and moderator tokens, not cookies, authenticate the APIs
+    for blueprint in (api.bp, authors_api.bp, callbacks_api.bp, moderator_api.bp, widget.bp):
+        csrf.exempt(blueprint)  # keys and tokens, not cookies, authenticate the APIs and the widget
         app.register_blueprint(blueprint)
     for blueprint in (openapi.bp, pages.bp, workspace.bp):
         app.register_blueprint(blueprint)

@@ -10,7 +10,7 @@ flagged queue with real model scores.
 from datetime import date, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash
 
@@ -20,6 +20,7 @@ from .moderators import create_moderator, set_password
 from .schemas import CommentIn
 from .sites import SiteRef, find_site
 from .tables import Article, Comment, Moderator, utcnow
+from .transitions import transition
 
 DEMO_MODERATOR = "demo"
 
@@ -35,7 +36,7 @@ class DemoArticle(NamedTuple):
 
 
 class DemoComment(NamedTuple):
-    """One seeded comment; `reply_to` is the `key` of an earlier one."""
+    """One seeded comment; `reply_to` is the `key` of an earlier, published one."""
 
     key: str
     minutes_ago: int
@@ -44,6 +45,7 @@ class DemoComment(NamedTuple):
     content: str
     url: str | None = None
     reply_to: str | None = None
+    published: bool = False  # approved before the thread was put under premoderation
 
 
 DEMO_ARTICLE = DemoArticle(
@@ -95,31 +97,31 @@ FLOOD_ARTICLE = DemoArticle(  # a made-up city and plan, written for the demo
 DEMO_ARTICLES = {article.id: article for article in (DEMO_ARTICLE, FLOOD_ARTICLE)}
 
 # Oldest first, so that every reply comes after the comment it answers. Links are made up.
-DEMO_COMMENTS = (
+DEMO_COMMENTS = tuple(sorted((
     DemoComment("rina-plan", 478, "Rina Kusuma", "rina.kusuma@example.co.id",
                 "Akhirnya ada rencana yang jelas. Semoga kolam retensinya benar-benar dibangun, bukan cuma jadi "
-                "gambar di presentasi."),
+                "gambar di presentasi.", published=True),
     DemoComment("hendra-relocation", 465, "Hendra Wijaya", "hendra.w@example.com",
                 "Warga bantaran kali harus diajak bicara dari awal, jangan sampai relokasi dilakukan mendadak "
-                "seperti di kota lain.", url="https://hendra.example.net"),
+                "seperti di kota lain.", url="https://hendra.example.net", published=True),
     DemoComment("gacor-1", 452, "Dewi Maxwin", "dewi.maxwin@example.net",
                 "Bosen kebanjiran? mending main SLOT GACOR hari ini pasti MAXWIN 🔥🔥 daftar sekarang "
                 "bit.ly/tirta-gacor88"),
     DemoComment("margaret-reports", 440, "Margaret Lee", "m.lee@example.org",
                 "Good to see a five-year plan with a real budget. I hope the council publishes a progress report "
-                "every quarter."),
+                "every quarter.", published=True),
     DemoComment("jago-mayor", 431, "Bang Jago", "bangjago@example.com",
                 "Walikota goblok, dari dulu kerjanya cuma rapat dan foto-foto doang."),
     DemoComment("dimas-execution", 418, "Dimas Arya", "dimas.arya@example.com",
                 "Honestly this plan looks solid, tapi eksekusinya yang sering bermasalah. Let's see."),
     DemoComment("putri-alay", 406, "Putri Ayu", "putri.ayu@example.co.id",
-                "smg bnr2 trwjd y pak wali, tiap ujan rmh q kebanjiran trs nih 😭😭"),
+                "smg bnr2 trwjd y pak wali, tiap ujan rmh q kebanjiran trs nih 😭😭", published=True),
     DemoComment("g4c0r-scatter", 397, "Admin G4C0R77", "admin.g4c0r77@example.net",
                 "g4c0r77 lg bagi2 sc4tter hitam!! deposit pulsa tanpa potongan, WD cepat 5 menit, daftar "
                 "sekarang juga"),
     DemoComment("bambang-drainage", 385, "Ir. Bambang Susilo", "bambang.susilo@example.co.id",
                 "Normalisasi sungai saja tidak cukup. Saluran di permukiman juga perlu diperbesar, kalau tidak air "
-                "tetap menggenang di gang-gang kecil.", url="https://bambang-hidro.example.org"),
+                "tetap menggenang di gang-gang kecil.", url="https://bambang-hidro.example.org", published=True),
     DemoComment("jago-hendra", 371, "Bang Jago", "bangjago@example.com",
                 "Halah sok pinter lu. Orang bantaran itu yang buang sampah sembarangan, biarin aja kebanjiran.",
                 reply_to="hendra-relocation"),
@@ -130,18 +132,18 @@ DEMO_COMMENTS = (
                 "p u l a u w i n - situs slot resmi, RTP 98% malam ini!! link alternatif: s.id/pulauwin-login",
                 url="https://pulauwin.example"),
     DemoComment("kevin-alay", 338, "kevin_gaul", "kevin.gaul@example.com",
-                "wkwkwk tiap taun jg ngomong gini, tp yaudah lah kita tunggu aja bkti nya 😂"),
+                "wkwkwk tiap taun jg ngomong gini, tp yaudah lah kita tunggu aja bkti nya 😂", published=True),
     DemoComment("realtalk-naive", 326, "RealTalk_77", "realtalk77@example.com",
                 "Quarterly reports? What a naive idiot. Nobody reads those.", reply_to="margaret-reports"),
     DemoComment("loan-fast", 314, "QuickCash Finance", "offers@example.biz",
                 "Need a fast loan? Approved in 10 minutes, no credit check, low interest. Apply now: "
                 "tinyurl.com/quickcash-loan-now"),
     DemoComment("sari-budget", 303, "Sari Dewi", "sari.dewi@example.co.id",
-                "Rp 1,2 triliun itu besar banget. Semoga ada transparansi, maybe publish the contracts online?"),
+                "Rp 1,2 triliun itu besar banget. Semoga ada transparansi, maybe publish the contracts online?", published=True),
     DemoComment("warga-tolol", 291, "Warga Kesal", "wargakesal@example.com",
                 "Dasar pejabat tolol, otak udang semua, duit rakyat dihabiskan buat proyek gak jelas!"),
     DemoComment("yusuf-question", 280, "Yusuf Hamdani", "yusuf.hamdani@example.co.id",
-                "Ada yang tahu kapan konsultasi publiknya dibuka? Saya mau ikut kasih masukan dari RT kami."),
+                "Ada yang tahu kapan konsultasi publiknya dibuka? Saya mau ikut kasih masukan dari RT kami.", published=True),
     DemoComment("zeus-modal", 270, "Dewi Maxwin", "dewi.maxwin@example.net",
                 "Modal 10rb jadi 2jt cuma di ZEUS88 🎰 bonus new member 100%, klik link di bio"),
     DemoComment("rina-answer", 262, "Rina Kusuma", "rina.kusuma@example.co.id",
@@ -215,7 +217,28 @@ DEMO_COMMENTS = (
                 "nemu situs slot yg beneran gacor, kemaren wd 3 juta 😱 yg mau link nya DM aja"),
     DemoComment("greg-crooks", 3, "Greg P.", "greg.p@example.com",
                 "What a disgusting waste of money. The council are a bunch of lying crooks."),
-)
+    DemoComment("lina-pumps", 58, "Lina Marlina", "lina.marlina@example.co.id",
+                "Pompa air di Kelurahan Sukasari sering mati waktu hujan deras. Semoga rencana ini juga "
+                "memperhitungkan perawatan pompa, bukan cuma pembangunan baru."),
+    DemoComment("ahmad-schools", 52, "Ahmad Fauzi", "ahmad.fauzi@example.com",
+                "Sekolah anak saya tiga kali diliburkan tahun ini gara-gara banjir. Mohon sekolah di dataran "
+                "rendah jadi prioritas."),
+    DemoComment("claire-green", 45, "Claire Dubois", "claire.dubois@example.org",
+                "Green roofs and permeable pavements could help too. Other cities in the region have had good "
+                "results with them."),
+    DemoComment("yanto-market", 38, "Yanto Saputra", "yanto.s@example.co.id",
+                "Pedagang pasar induk juga perlu diajak rembuk, jangan sampai penggusuran kios jadi kejutan."),
+    DemoComment("dewi-warning", 30, "Dewi Lestari", "dewi.lestari@example.co.id",
+                "Kalau bisa ada sistem peringatan dini lewat SMS atau WA, biar warga sempat menyelamatkan "
+                "barang-barang."),
+    DemoComment("raka-mix", 22, "Raka", "raka.pratama@example.com",
+                "Good article, tapi angka Rp 1,2 triliun itu untuk lima tahun atau per tahun? Mohon diperjelas."),
+    DemoComment("sinta-volunteer", 14, "Sinta Maharani", "sinta.m@example.co.id",
+                "Komunitas kami siap bantu bersih-bersih saluran tiap akhir pekan. Hubungi kelurahan saja."),
+    DemoComment("budi-thanks", 6, "Budi Santoso", "budi.santoso@example.co.id",
+                "Terima kasih Poros Warta sudah meliput sampai detail. Ditunggu kelanjutannya."),
+
+), key=lambda comment: -comment.minutes_ago))
 
 
 def find_demo_article(article_id: str) -> DemoArticle | None:
@@ -258,10 +281,12 @@ def seed_demo_comments(app, site_slug: str) -> int:
                          content=comment.content, parent_id=posted[comment.reply_to] if comment.reply_to else None)
         posted[comment.key] = submit_comment(app.extensions["engine"], ref, data, app.extensions["vault"],
                                              app.extensions.setdefault("articles", {}))
-    with transaction(app.extensions["sessions"]) as session:
-        for comment in DEMO_COMMENTS:
-            session.execute(update(Comment).where(Comment.public_id == posted[comment.key])
-                            .values(created_at=now - timedelta(minutes=comment.minutes_ago)))
+        with transaction(app.extensions["sessions"]) as session:
+            stored = session.scalar(select(Comment).where(Comment.public_id == posted[comment.key]))
+            stored.created_at = now - timedelta(minutes=comment.minutes_ago)
+            if comment.published:  # replies answer published comments only
+                transition(session, stored, "approved", actor="demo", reasons={"rule": "published_before_demo"})
     for comment in DEMO_COMMENTS:
-        app.extensions["checks"].enqueue(posted[comment.key])
-    return len(posted)
+        if not comment.published:
+            app.extensions["checks"].enqueue(posted[comment.key])
+    return sum(not comment.published for comment in DEMO_COMMENTS)

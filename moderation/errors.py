@@ -74,7 +74,7 @@ def render_error(status: int, code: str, message: str, fields: dict | None = Non
 
 
 def wants_json() -> bool:
-    return request.path.startswith("/api/")
+    return request.path.startswith(("/api/", "/widget/"))
 
 
 def init_app(app) -> None:

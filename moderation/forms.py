@@ -5,6 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, StringField, TextAreaField, URLField
 from wtforms.validators import StopValidation, ValidationError
 
+from .errors import ApiError, RateLimited
 from .i18n import DEFAULT_LANGUAGE, STRINGS, format_number
 from .schemas import LIMITS, check_text, email_address, not_blank, web_url
 
@@ -70,10 +71,35 @@ class ReplyForm(FlaskForm):
         filters=[strip_spaces], validators=[PLAIN_TEXT, Limit("author_url"), Schema(web_url, "invalid_url")]
     )
     parent_id = HiddenField(filters=[strip_spaces], validators=[PLAIN_TEXT, Limit("parent_id")])
+    # The honeypot: out of sight (saring.css), left empty by people; a robot that fills it in
+    # is answered as usual and its comment rejected as spam.
+    website_url_confirm = StringField()
 
     def __init__(self, *args, lang: str = DEFAULT_LANGUAGE, **kwargs):
         self.lang, self.words = lang, STRINGS[lang]
         super().__init__(*args, **kwargs)
+
+    def explain(self, name: str, message: str) -> str:
+        """An error the schema or the store found, in the reader's words: the API's English on
+        the English form, an Indonesian summary on the Indonesian one."""
+        if name == "parent_id":
+            return self.words["unknown_parent"]
+        return message if self.lang == "en" else self.words["invalid_value"]
+
+    def explain_refusal(self, error: ApiError) -> tuple[str, dict[str, str]]:
+        """Why the submission path refused a comment (flood limit, duplicate, closed thread,
+        unpublished parent, ban), in the reader's words: a message, and the fields it is
+        about. A banned author learns no more than the API tells them."""
+        words = self.words
+        if isinstance(error, RateLimited):
+            return words["too_many"].format(seconds=error.retry_after), {}
+        if error.status == 409:
+            return words["duplicate"], {"content": words["duplicate"]}
+        if "parent_id" in error.fields:
+            return words["unknown_parent"], {"parent_id": words["unknown_parent"]}
+        if error.code == "thread_closed":
+            return words["thread_closed"], {}
+        return words["not_accepted" if error.status == 403 else "not_sent"], {}
 
     def add_error(self, name: str, message: str) -> None:
         """Show an error found after validation beside its field, or above the form."""

@@ -1,4 +1,5 @@
-"""The reader-facing pages' words, in Indonesian (the default) and English (?lang=en)."""
+"""The reader-facing words (the article page, the embeddable widget), in Indonesian (the
+default) and English (?lang=en, data-lang="en")."""
 from datetime import date, datetime, timedelta, timezone
 
 LANGUAGES = ("id", "en")
@@ -41,6 +42,14 @@ STRINGS = {
         "not_found_title": "Halaman tidak ditemukan",
         "not_found": "Situs atau artikel yang Anda cari tidak ada.",
         "moderated_by": "Komentar di halaman ini dimoderasi oleh Saring.",
+        "sending": "Mengirim…",
+        "not_sent": "Komentar Anda belum terkirim. Coba lagi sebentar lagi.",
+        "not_accepted": "Komentar ini tidak dapat diterima di diskusi ini.",
+        "thread_closed": "Kolom komentar untuk artikel ini sudah ditutup.",
+        "duplicate": "Anda sudah mengirim komentar yang sama.",
+        "too_many": "Terlalu banyak komentar dalam waktu singkat. Coba lagi dalam {seconds} detik.",
+        "load_failed": "Komentar tidak dapat dimuat saat ini.",
+        "leave_empty": "Biarkan ruas ini kosong",
         "at": "pukul",
         "months": (
             "Januari", "Februari", "Maret", "April", "Mei", "Juni",
@@ -84,6 +93,14 @@ STRINGS = {
         "not_found_title": "Page not found",
         "not_found": "The site or article you are looking for does not exist.",
         "moderated_by": "Comments on this page are moderated by Saring.",
+        "sending": "Sending…",
+        "not_sent": "Your comment was not sent. Please try again in a moment.",
+        "not_accepted": "This comment cannot be accepted in this discussion.",
+        "thread_closed": "Comments on this article are closed.",
+        "duplicate": "You have already sent this same comment.",
+        "too_many": "Too many comments in a short time. Try again in {seconds} seconds.",
+        "load_failed": "Comments could not be loaded right now.",
+        "leave_empty": "Leave this field empty",
         "at": "at",
         "months": (
             "January", "February", "March", "April", "May", "June",

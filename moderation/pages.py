@@ -3,7 +3,7 @@ posts to Saring itself (the site is known from the URL; no API key reaches the b
 A reader's own comments that are not yet published are shown to that browser only."""
 import re
 
-from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 from flask import session as reader_session
 from flask_wtf.csrf import CSRFError
 from markupsafe import Markup, escape
@@ -11,9 +11,10 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from . import db
-from .comments import list_thread, submit_comment
+from .api import accept_submission
+from .comments import list_thread
 from .demo import find_demo_article
-from .errors import InvalidFields
+from .errors import ApiError, InvalidFields
 from .forms import ReplyForm
 from .i18n import DEFAULT_LANGUAGE, STRINGS, format_day, format_when, pick_language
 from .schemas import LIMITS, CommentIn, can_store, field_errors, ip_address
@@ -184,22 +185,24 @@ def save_reply(site: Site, article_id: str, form: ReplyForm) -> str | None:
             user_ip=client_ip(),
             user_agent=clip(request.headers.get("User-Agent"), "user_agent"),
             referrer=clip(request.headers.get("Referer"), "referrer"),
+            honeypot=clip(form.website_url_confirm.data, "honeypot"),
         )
-        comment_id = submit_comment(
-            db.engine(),
-            SiteRef(site.id, site.slug),
-            data,
-            current_app.extensions["vault"],
-            current_app.extensions.setdefault("articles", {}),
-        )
+        return accept_reply(SiteRef(site.id, site.slug), data)
     except ValidationError as error:
         show_errors(form, field_errors(error))
-        return None
     except InvalidFields as error:
         show_errors(form, error.fields)
-        return None
-    current_app.extensions["checks"].try_enqueue(comment_id)
-    return comment_id
+    except ApiError as error:
+        message, fields = form.explain_refusal(error)
+        for name, problem in (fields or {"form": message}).items():
+            form.add_error(name, problem)
+    return None
+
+
+def accept_reply(site: SiteRef, data: CommentIn) -> str:
+    """A reader's comment (the article page's, the widget's) through the API's own submission
+    path; returns its id, or raises the API's errors."""
+    return accept_submission(site, data).id
 
 
 def client_ip() -> str | None:
@@ -220,11 +223,7 @@ def show_errors(form: ReplyForm, errors: dict[str, str]) -> None:
     """Errors found by the schema or the store: the API's English words on the English page,
     an Indonesian summary on the Indonesian one."""
     for name, message in errors.items():
-        if name == "parent_id":
-            message = form.words["unknown_parent"]
-        elif form.lang != "en":
-            message = form.words["invalid_value"]
-        form.add_error(name, message)
+        form.add_error(name, form.explain(name, message))
 
 
 def render_article(site: Site, article_id: str, form: ReplyForm):

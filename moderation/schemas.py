@@ -22,6 +22,8 @@ LIMITS = {
     "user_ip": 45,
     "user_agent": 500,
     "referrer": 2000,
+    "honeypot": 2000,
+    "idempotency_key": 200,
 }
 _UNPRINTABLE = re.compile(r"[\x00\ud800-\udfff]")
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
@@ -118,8 +120,33 @@ class CommentIn(BaseModel):
     user_ip: optional("user_ip", ip_address) = Field(default=None, description="Stored only as a keyed fingerprint.")
     user_agent: optional("user_agent") = None
     referrer: optional("referrer") = None
+    honeypot: optional("honeypot") = Field(
+        default=None, description="Leave empty. A hidden form field only bots fill in: a comment with it filled "
+                                  "is answered like any other and rejected as spam.")
 
     _check_text = field_validator("*", mode="before")(check_text)
+
+
+class CommentEdit(BaseModel):
+    """New content for a comment; its checks run again on it."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    content: text("content", not_blank) = Field(description="Plain text; never rendered as HTML.")
+
+    _check_text = field_validator("*", mode="before")(check_text)
+
+
+_IDEMPOTENCY_KEY = re.compile(r"^[\x20-\x7e]{1,200}$")
+
+
+def idempotency_key(value: str | None) -> str | None:
+    """An `Idempotency-Key` header: 1 to 200 printable ASCII characters, or absent."""
+    if value is None:
+        return None
+    if not _IDEMPOTENCY_KEY.match(value):
+        raise ValueError("Use 1 to 200 printable ASCII characters, such as a UUID.")
+    return value
 
 
 class Links(BaseModel):
@@ -153,6 +180,7 @@ class CommentView(BaseModel):
     language: str | None
     created_at: str
     decided_at: str | None
+    edited_at: str | None = Field(description="When the content was last changed (PATCH); its checks ran again.")
     scores: dict[str, float | None]
     checks: dict[str, CheckView]
     reasons: dict | None

@@ -1,20 +1,27 @@
-"""Sites and their API keys: random high-entropy tokens, stored as SHA-256 digests."""
+"""Sites and their keys. API keys (`sk_…`) are secret: random high-entropy tokens, stored as
+SHA-256 digests. A publishable key (`pk_…`) is the widget's: it sits in the news site's page
+for anyone to read, so it is stored as it is and is only good together with an `Origin`
+the site allows, for posting a comment."""
 import hashlib
 import hmac
 import re
 import secrets
 import time
 from typing import NamedTuple
+from urllib.parse import urlsplit
 
 from flask import current_app, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .errors import Unauthorized
+from .errors import Forbidden, Unauthorized
 from .tables import Site, SiteKey, utcnow
 
 KEY_PATTERN = re.compile(r"^sk_([0-9a-f]{12})_[A-Za-z0-9_-]{20,}$")
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+PUBLISHABLE_KEY_PATTERN = re.compile(r"^pk_[0-9a-f]{12}_[A-Za-z0-9_-]{20,43}$")
+MAX_ORIGINS = 50
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class SiteRef(NamedTuple):
@@ -99,3 +106,66 @@ def revoke_keys(session: Session, site: Site, keep: str | None = None) -> int:
             site_key.revoked_at = utcnow()
             count += 1
     return count
+
+
+def normalize_origin(origin: str) -> str:
+    """`https://www.example.co.id` as a browser sends it in `Origin`: scheme and host in lower
+    case (an international name in punycode), the port only when it is not the scheme's
+    default, no path."""
+    try:
+        parts = urlsplit(origin.strip())
+        port, host = parts.port, (parts.hostname or "").encode("idna").decode("ascii").lower()
+    except (AttributeError, ValueError, UnicodeError):
+        raise ValueError("An origin looks like https://www.example.co.id.") from None
+    if parts.scheme.lower() not in DEFAULT_PORTS or not host or parts.username or parts.password \
+            or parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ValueError("An origin looks like https://www.example.co.id (http or https, no path).")
+    scheme, host = parts.scheme.lower(), f"[{host}]" if ":" in host else host
+    return f"{scheme}://{host}" + (f":{port}" if port and port != DEFAULT_PORTS[scheme] else "")
+
+
+def allow_origins(session: Session, site: Site, origins: list[str]) -> list[str]:
+    """Set the origins (the news site's own pages) the widget may post from."""
+    allowed = list(dict.fromkeys(normalize_origin(origin) for origin in origins))
+    if len(allowed) > MAX_ORIGINS:
+        raise ValueError(f"At most {MAX_ORIGINS} origins.")
+    site.allowed_origins = allowed
+    session.flush()
+    return allowed
+
+
+def issue_publishable_key(session: Session, site: Site, origins: list[str], key: str | None = None) -> str:
+    """Give the site a new publishable key for the widget (the previous one stops working)
+    and the origins it is good from; returns the key."""
+    key = key or new_key("pk")
+    if not PUBLISHABLE_KEY_PATTERN.match(key):
+        raise ValueError("a publishable key looks like pk_<12 hex>_<20-43 url-safe characters>")
+    allow_origins(session, site, origins)
+    site.publishable_key = key
+    session.flush()
+    return key
+
+
+def publishable_site(session: Session, key: str | None, origin: str | None, trusted: tuple[str, ...] = ()) -> SiteRef:
+    """The site whose widget may post from `origin` with `key`: one of its allowed origins,
+    or one of `trusted` (Saring's own pages). 401 for a bad key, 403 for any other origin."""
+    if not PUBLISHABLE_KEY_PATTERN.match(key or ""):
+        raise Unauthorized("Send the site's publishable key as 'X-Saring-Key: pk_…'.")
+    row = session.execute(select(Site.id, Site.slug, Site.allowed_origins).where(Site.publishable_key == key)).first()
+    if row is None:
+        raise Unauthorized("This publishable key is not valid.")
+    try:
+        origin = normalize_origin(origin or "")
+    except ValueError:
+        raise Forbidden("This page's origin may not post to this site.") from None
+    if origin not in (row.allowed_origins or []) and origin not in trusted:
+        raise Forbidden("This page's origin may not post to this site.")
+    return SiteRef(row.id, row.slug)
+
+
+def site_allows_origin(site: Site, origin: str | None) -> bool:
+    """Whether the site's widget may be used from `origin` (a CORS preflight's question)."""
+    try:
+        return normalize_origin(origin or "") in (site.allowed_origins or [])
+    except ValueError:
+        return False

@@ -62,6 +62,7 @@ def test_gambling_promotion_is_not_published(client, site, comment_payload, work
 
 def test_thread_lists_approved_comments_threaded_without_private_fields(client, site, comment_payload, work):
     first = post(client, site, comment_payload(content=BENIGN)).get_json()["id"]
+    work()  # only a published comment can be replied to
     reply = post(client, site, comment_payload(content="Setuju, semoga cepat terwujud.", parent_id=first)).get_json()["id"]
     work()
     body = client.get(f"/api/v1/sites/{site['slug']}/articles/rusia-as-dialog/comments").get_json()

@@ -1,5 +1,6 @@
 """The `make run` demo: its second article, the demo admin, and the 50 comments it seeds for
-the flagged queue (moderation/demo.py, moderation/devstack.py)."""
+the flagged queue, beside the 8 published ones they reply to (moderation/demo.py,
+moderation/devstack.py)."""
 from collections import Counter
 from datetime import timedelta
 
@@ -36,16 +37,17 @@ def test_the_demo_comments_mix_languages_authors_and_threads():
     languages = Counter(detect_language(comment.content) for comment in DEMO_COMMENTS)
     posts = Counter(comment.email for comment in DEMO_COMMENTS)
     keys = [comment.key for comment in DEMO_COMMENTS]
-    assert len(DEMO_COMMENTS) == 50 and len(set(keys)) == 50
+    assert len(DEMO_COMMENTS) == 58 and len(set(keys)) == 58
+    assert sum(comment.published for comment in DEMO_COMMENTS) == 8
     assert languages["id"] >= 20 and languages["en"] >= 10
     assert sum(count >= 3 for count in posts.values()) >= 3  # authors with a history to show
     assert all(comment.email.split("@")[1].startswith("example.") for comment in DEMO_COMMENTS)
     assert sum(comment.url is not None for comment in DEMO_COMMENTS) >= 3
     replies = [comment for comment in DEMO_COMMENTS if comment.reply_to]
     assert len(replies) >= 5
-    for reply in replies:  # a parent is posted before its replies, and is older
+    for reply in replies:  # a parent is published, posted before its replies, and older
         parent = keys.index(reply.reply_to)
-        assert parent < keys.index(reply.key)
+        assert parent < keys.index(reply.key) and DEMO_COMMENTS[parent].published
         assert DEMO_COMMENTS[parent].minutes_ago > reply.minutes_ago
     assert [c.minutes_ago for c in DEMO_COMMENTS] == sorted((c.minutes_ago for c in DEMO_COMMENTS), reverse=True)
 
@@ -54,8 +56,8 @@ def test_seeding_posts_fifty_comments_to_a_premoderated_thread_once(app, site, r
     assert seed_demo_comments(app, site["slug"]) == 50
     assert seed_demo_comments(app, site["slug"]) == 0
     comments = demo_rows(app)
-    assert len(comments) == 50
-    assert {comment.status for comment in comments} == {"pending"}
+    assert len(comments) == 58
+    assert Counter(comment.status for comment in comments) == {"pending": 50, "approved": 8}
     assert all(comment.article.premoderated for comment in comments)
     assert comments[0].article.title == FLOOD_ARTICLE.title
     for check in CHECKS:  # one job per comment and check, no more after the second call
@@ -80,8 +82,8 @@ def test_seeded_comments_are_dated_over_the_last_hours_and_replies_keep_their_pa
 def test_every_demo_comment_waits_flagged_with_real_scores(app, site, work):
     seed_demo_comments(app, site["slug"])
     work()
-    comments = demo_rows(app)
-    assert Counter(comment.status for comment in comments) == {"flagged": 50}
+    comments = [comment for comment in demo_rows(app) if comment.status != "approved"]
+    assert Counter(comment.status for comment in demo_rows(app)) == {"flagged": 50, "approved": 8}
     above = Counter()
     clean = 0
     for comment in comments:
@@ -147,7 +149,7 @@ def test_prepare_makes_the_whole_demo_and_can_run_again(tmp_path, monkeypatch, r
     assert devstack.prepare(env) == ("poros-warta", env["MODERATION_DEMO_SITE_KEY"])
     sessions = connect(env["MODERATION_DATABASE_URL"])
     with transaction(sessions) as session:
-        assert session.scalar(select(func.count()).select_from(Comment)) == 50
+        assert session.scalar(select(func.count()).select_from(Comment)) == 58
         assert log_in(session, DEMO_MODERATOR, env["MODERATION_DEMO_MODERATOR_PASSWORD"]).is_admin
     assert Queue("spam", connection=redis).count == 50
     sessions.kw["bind"].dispose()

@@ -3,7 +3,7 @@ to Saring itself (Flask-WTF, CSRF), in Indonesian and English."""
 import re
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from moderation.db import transaction
 from moderation.forms import ReplyForm
@@ -374,3 +374,40 @@ def test_pages_forbid_foreign_scripts(client, site):
     response = client.get(PAGE)
     assert "script-src 'self'" in response.headers["Content-Security-Policy"]
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_the_submission_path_s_refusals_are_told_in_the_reader_s_language(client, app, site):
+    from moderation.policy import FloodLimits, Policy, set_policy
+    from moderation.sites import find_site
+    from moderation.tables import Article
+
+    with transaction(app.extensions["sessions"]) as session:
+        set_policy(session, find_site(session, "poros-warta"), Policy(flood=FloodLimits(per_email=3)), "test")
+    first = posted_id(post_reply(client))
+
+    html = post_reply(client).get_data(as_text=True)  # the same text again
+    assert "Anda sudah mengirim komentar yang sama." in field_block(html, "content")
+    assert "Komentar Anda belum terkirim" in html
+
+    html = post_reply(client, url=f"{PAGE}?lang=en", content="A reply to a comment not yet published.",
+                      parent_id=first).get_data(as_text=True)
+    assert "The comment you are replying to was not found." in html
+
+    html = post_reply(client, content="Komentar keempat dalam semenit.").get_data(as_text=True)
+    assert re.search(r"Terlalu banyak komentar dalam waktu singkat\. Coba lagi dalam \d+ detik\.", html)
+    assert count_comments(app) == 1
+
+    with transaction(app.extensions["sessions"]) as session:
+        session.execute(update(Article).values(is_open=False))
+    html = post_reply(app.test_client(), url=f"{PAGE}?lang=en", author_email="lain@example.co.id").get_data(as_text=True)
+    assert "Comments on this article are closed." in html
+    assert count_comments(app) == 1
+
+
+def test_a_robot_that_fills_the_honeypot_is_answered_as_usual(client, app, site):
+    html = client.get(PAGE).get_data(as_text=True)
+    assert 'name="website_url_confirm" tabindex="-1"' in html
+    comment_id = posted_id(post_reply(client, website_url_confirm="https://spam.example"))
+    with transaction(app.extensions["sessions"]) as session:
+        comment = session.scalar(select(Comment).where(Comment.public_id == comment_id))
+        assert (comment.status, comment.reason) == ("rejected", "spam")

@@ -9,6 +9,7 @@ from moderation import queue
 from moderation.db import transaction
 from moderation.errors import CommentNotFound, InvalidFields
 from moderation.queue import QueueFilter, find_comment, list_queue
+from moderation.review import moderate
 from moderation.sites import create_site
 from moderation.tables import Comment, Moderator
 
@@ -99,8 +100,11 @@ def test_a_moderator_sees_only_their_sites(app, sessions, flag_comments, make_mo
 def test_describe_shows_why_a_comment_was_held(app, sessions, flag_comments, make_moderator, client, site,
                                                comment_payload):
     parent_id = flag_comments([CLEAN])[0]
-    reply_id = flag_comments([PROMO], parent_id=parent_id)[0]
     moderator_id = make_moderator()
+    with transaction(sessions) as session:  # only a published comment can be replied to
+        moderate(session, as_moderator(session, moderator_id), [find_comment(session, as_moderator(
+            session, moderator_id), parent_id)], "approve")
+    reply_id = flag_comments([PROMO], parent_id=parent_id)[0]
     vault = app.extensions["vault"]
     with sessions() as session:
         moderator = as_moderator(session, moderator_id)
@@ -108,7 +112,7 @@ def test_describe_shows_why_a_comment_was_held(app, sessions, flag_comments, mak
     assert view["parent"]["id"] == parent_id and view["parent"]["content"] == CLEAN
     assert view["article"]["id"] == "premoderated-thread"
     assert view["author_email"] == "b***o@e***.co.id"
-    assert view["author_history"] == {"pending": 0, "approved": 0, "flagged": 2, "rejected": 0, "withdrawn": 0}
+    assert view["author_history"] == {"pending": 0, "approved": 1, "flagged": 1, "rejected": 0, "withdrawn": 0}
     assert "".join(text for text, _ in view["highlights"]) == PROMO
     marked = [text.lower() for text, weight in view["highlights"] if weight]
     assert {"slot", "gacor", "m4xw1n"} <= set(marked) <= set(re.findall(r"\w+", PROMO.lower()))

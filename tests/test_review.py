@@ -98,21 +98,23 @@ def test_a_moderator_may_reverse_a_decision(sessions, flag_comments, make_modera
         assert statuses(sessions, [comment_id]) == {comment_id: expected}
 
 
-def test_a_ban_rejects_the_comment_and_the_authors_next_one(app, client, site, sessions, flag_comments,
-                                                            make_moderator, comment_payload, work):
+def test_a_ban_rejects_the_comment_the_waiting_ones_and_refuses_the_next(app, client, site, sessions, flag_comments,
+                                                                         make_moderator, comment_payload, work):
     comment_id = flag_comments([INSULT])[0]
+    waiting = client.post("/api/v1/comments", json=comment_payload(content=CLEAN), headers=site["auth"]).get_json()
     moderator_id = make_moderator()
     with transaction(sessions) as session:
         moderator = as_moderator(session, moderator_id)
         moderate(session, moderator, [find_comment(session, moderator, comment_id)], "ban", reason="toxic",
                  ban_days=7)
-    later = client.post("/api/v1/comments", json=comment_payload(content=CLEAN), headers=site["auth"]).get_json()
-    work()
+    work()  # the comment posted before the ban is decided after it
+    later = client.post("/api/v1/comments", json=comment_payload(content=ENGLISH), headers=site["auth"])
+    assert later.status_code == 403 and later.get_json()["error"] == "author_banned"
     with sessions() as session:
         ban = session.scalar(select(Ban))
         assert ban.created_by == "mira" and (ban.expires_at - ban.created_at).days == 7
         assert session.scalar(select(AuditEvent).where(AuditEvent.action == "ban")).reason == "toxic"
-        comment = session.scalar(select(Comment).where(Comment.public_id == later["id"]))
+        comment = session.scalar(select(Comment).where(Comment.public_id == waiting["id"]))
         assert (comment.status, comment.reason, comment.reasons["rule"]) == (
             "rejected", "banned_author", "author_banned")
     with pytest.raises(InvalidFields):

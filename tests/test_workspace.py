@@ -158,10 +158,10 @@ def test_the_queue_shows_why_each_comment_was_held(app, client, site, mira, flag
                          headers=site["auth"]).get_json()["id"]
     work()
     assert statuses(app, [parent]) == {parent: "approved"}
-    promo, reply = flag_comments([PROMO, CLEAN], article_id="banjir", parent_id=None)[0], \
-        flag_comments([CLEAN], article_id="banjir", parent_id=parent, author_url="https://budi.example/blog")[0]
+    promo = flag_comments([PROMO], article_id="banjir", parent_id=None)[0]
+    reply = flag_comments([CLEAN], article_id="banjir", parent_id=parent, author_url="https://budi.example/blog")[0]
     html = mira.get("/moderate").text
-    assert queue_ids(html) == [promo, reply] or queue_ids(html)[:1] == [promo]
+    assert queue_ids(html) == [promo, reply]
     item = item_html(html, promo)
     assert re.search(r'<mark class="strong" title="weight [0-9.]+">GACOR</mark>', item)
     assert "b***o@e***.co.id" in item and EMAIL not in html
@@ -296,7 +296,7 @@ def test_bulk_by_rule_previews_then_applies_what_it_counted(app, mira, flag_comm
     batch = events(app, action="bulk_approve")[0].batch_id
     assert {e.batch_id for e in events(app, actor="mira")} == {batch}
     assert f'href="/moderate/audit?batch={batch}"' in applied.text
-    flag_comments([CALM], article_id="thread-a")  # the queue moves on under the preview
+    flag_comments([CALM + " Amin."], article_id="thread-a")  # the queue moves on under the preview
     stale = mira.post("/moderate/bulk", data={**rule, "action": "approve", "expect": len(calm),
                                               "csrf_token": csrf_token(preview.text)})
     assert stale.status_code == 409 and 'id="selection-changed"' in stale.text
