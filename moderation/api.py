@@ -1,29 +1,28 @@
 """The site-facing JSON API, /api/v1."""
 import json
-import logging
 from urllib.parse import quote
 
 from flask import Blueprint, current_app, jsonify, request, url_for
 from pydantic import ValidationError
-from rq.job import Job
 
 from . import db
+from .articles import describe_article, set_article
+from .audit import record_event
 from .comments import (
     Accepted, accept_comment, edit_comment, find_replay, get_comment, identify_author, list_thread, read_policy,
     reject_honeypot, withdraw_comment,
 )
 from .db import transaction
 from .errors import InvalidFields, MalformedBody, SiteNotFound, UnsupportedMediaType
-from .jobs import REDIS_DOWN, CheckQueues, job_id
 from .limits import FloodLimiter
 from .privacy import mask_email
-from .schemas import CommentEdit, CommentIn, can_store, field_errors, idempotency_key
+from .policy import site_policy
+from .schemas import ArticleChange, CommentEdit, CommentIn, can_store, field_errors, idempotency_key
 from .sites import SLUG_PATTERN, SiteRef, authenticated_site, find_site
-from .tables import CHECKS, Comment
+from .tables import CHECKS, Comment, Site
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 MAX_PER_PAGE = 100
-log = logging.getLogger(__name__)
 
 
 @bp.post("/comments")
@@ -97,8 +96,33 @@ def patch_comment(comment_id: str):
     with transaction(current_app.extensions["sessions"]) as session:
         comment = edit_comment(session, site, comment_id, edit.content)
         article_id = comment.article.external_id
-    requeue_checks(current_app.extensions["checks"], comment.public_id)
+    current_app.extensions["checks"].requeue(comment.public_id)
     return accepted_response(site, article_id, comment.public_id)
+
+
+@bp.patch("/articles/<path:article_id>")
+def change_article(article_id: str):
+    """Open or close a thread (now, or from `closes_at`), or correct its title and URL."""
+    site = authenticated_site(db.session())
+    if not can_store(article_id, "article_id"):
+        raise InvalidFields("Bad article id.", {"article_id": "At most 200 printable characters."})
+    try:
+        change = ArticleChange.model_validate(read_json_object())
+    except ValidationError as error:
+        raise InvalidFields("The article has field errors.", field_errors(error)) from None
+    with transaction(current_app.extensions["sessions"]) as session:
+        article = set_article(session, site, article_id, change.model_dump(exclude_unset=True))
+        record_event(session, "article_changed", "site", site_id=site.id,
+                     details={"article_id": article_id, **change.model_dump(exclude_unset=True)})
+        return jsonify(describe_article(article))
+
+
+@bp.get("/site/policy")
+def show_site_policy():
+    """The calling site's own policy and its version (admins change it)."""
+    session = db.session()
+    site = session.get(Site, authenticated_site(session).id)
+    return jsonify(site=site.slug, version=site.policy_version, policy=site_policy(site).model_dump(mode="json"))
 
 
 @bp.get("/sites/<site_slug>/articles/<path:article_id>/comments")
@@ -151,27 +175,6 @@ def flood_limiter() -> FloodLimiter:
     if "flood" not in extensions:
         extensions["flood"] = FloodLimiter(extensions["redis"])
     return extensions["flood"]
-
-
-def requeue_checks(checks: CheckQueues, comment_id: str) -> bool:
-    """Enqueue both checks of an edited comment again under their usual job ids. The last
-    run's job is dropped first (its hash, which still carries the result TTL that would
-    expire the new job, and its place in a queue or the finished or failed registry):
-    otherwise the sweeper would take a failed run's verdict for the edit's. While Redis is
-    down the comment stays pending and the sweeper enqueues it."""
-    try:
-        with checks.redis.pipeline(transaction=False) as pipe:
-            for check in CHECKS:
-                queue, old = checks.queues[check], job_id(check, comment_id)
-                pipe.lrem(queue.key, 0, old)
-                pipe.zrem(queue.finished_job_registry.key, old)
-                pipe.zrem(queue.failed_job_registry.key, old)
-                pipe.delete(Job.key_for(old))
-            pipe.execute()
-    except REDIS_DOWN as error:
-        log.warning("redis unavailable, edited comment %s left to the sweeper: %s", comment_id, type(error).__name__)
-        return False
-    return checks.try_enqueue(comment_id)
 
 
 def parse_comment(body: dict) -> CommentIn:

@@ -6,6 +6,7 @@ from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Callback, Queue, Retry
+from rq.job import Job
 
 from .settings import Settings
 from .tables import CHECKS
@@ -62,6 +63,28 @@ class CheckQueues:
             log.warning("redis unavailable, comment %s left to the sweeper: %s", comment_id, type(error).__name__)
             return False
         return True
+
+
+    def requeue(self, comment_id: str) -> bool:
+        """Enqueue both checks of an edited comment again under their usual job ids. The last
+        run's job is dropped first (its hash, which still carries the result TTL that would
+        expire the new job, and its place in a queue or the finished or failed registry):
+        otherwise the sweeper would take a failed run's verdict for the edit's. While Redis is
+        down the comment stays pending and the sweeper enqueues it."""
+        try:
+            with self.redis.pipeline(transaction=False) as pipe:
+                for check in CHECKS:
+                    queue, old = self.queues[check], job_id(check, comment_id)
+                    pipe.lrem(queue.key, 0, old)
+                    pipe.zrem(queue.finished_job_registry.key, old)
+                    pipe.zrem(queue.failed_job_registry.key, old)
+                    pipe.delete(Job.key_for(old))
+                pipe.execute()
+        except REDIS_DOWN as error:
+            log.warning("redis unavailable, edited comment %s left to the sweeper: %s", comment_id,
+                        type(error).__name__)
+            return False
+        return self.try_enqueue(comment_id)
 
 
 def init_app(app) -> None:

@@ -4,6 +4,7 @@ The limits are WordPress's; the HTML form (forms.py) uses the same table.
 """
 import ipaddress
 import re
+from datetime import datetime
 from typing import Annotated
 
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
@@ -135,6 +136,41 @@ class CommentEdit(BaseModel):
     content: text("content", not_blank) = Field(description="Plain text; never rendered as HTML.")
 
     _check_text = field_validator("*", mode="before")(check_text)
+
+
+ARTICLE_TITLE, ARTICLE_URL = "article_title", "article_url"  # their limits are the submission's
+
+
+class ArticleChange(BaseModel):
+    """A thread's settings, as its site sets them (the thread is created if it has no comment yet)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    is_open: bool | None = Field(default=None, description="False closes the thread: new comments get 403.")
+    closes_at: str | None = Field(default=None, description="ISO 8601 time after which the thread is closed.")
+    title: optional(ARTICLE_TITLE) = None
+    url: optional(ARTICLE_URL, web_url) = None
+
+    _check_text = field_validator("*", mode="before")(check_text)
+
+    @field_validator("closes_at")
+    @classmethod
+    def moment(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                datetime.fromisoformat(value)
+            except ValueError:
+                raise ValueError("An ISO 8601 time, such as 2026-12-31T23:59:00+07:00.") from None
+        return value
+
+
+class ArticleView(BaseModel):
+    article_id: str
+    title: str | None
+    url: str | None
+    is_open: bool
+    closes_at: str | None
+    premoderated: bool
 
 
 _IDEMPOTENCY_KEY = re.compile(r"^[\x20-\x7e]{1,200}$")

@@ -245,3 +245,39 @@ def test_a_failed_reply_leaves_no_article_behind(app, client, site, comment_payl
     assert post(client, site, comment_payload(article_id="brand-new")).status_code == 202
     with app.extensions["sessions"]() as session:
         assert session.scalar(select(func.count()).select_from(Article).where(Article.external_id == "brand-new")) == 1
+
+
+def test_a_site_closes_and_reopens_a_thread(client, site, comment_payload):
+    url = "/api/v1/articles/rusia-as-dialog"
+    closed = client.patch(url, json={"is_open": False, "title": "Dialog"}, headers=site["auth"])
+    assert closed.status_code == 200 and closed.get_json() == {
+        "article_id": "rusia-as-dialog", "title": "Dialog", "url": None, "is_open": False, "closes_at": None,
+        "premoderated": False}
+    refused = post(client, site, comment_payload())
+    assert refused.status_code == 403 and refused.get_json()["error"] == "thread_closed"
+    assert client.patch(url, json={"is_open": True}, headers=site["auth"]).get_json()["is_open"] is True
+    assert post(client, site, comment_payload()).status_code == 202
+    past = client.patch(url, json={"closes_at": "2020-01-01T00:00:00+07:00"}, headers=site["auth"])
+    assert past.get_json()["closes_at"] == "2019-12-31T17:00:00+00:00"
+    assert post(client, site, comment_payload(content="Komentar lain.")).status_code == 403
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"is_open": "no"}, "is_open"), ({"closes_at": "next week"}, "closes_at"), ({"url": "ftp://x"}, "url"),
+    ({"colour": "red"}, "colour")])
+def test_bad_thread_settings_are_field_errors(client, site, body, field):
+    response = client.patch("/api/v1/articles/a-1", json=body, headers=site["auth"])
+    assert response.status_code == 422 and field in response.get_json()["fields"]
+
+
+def test_a_site_reads_only_its_own_policy(app, client, site):
+    from moderation.policy import parse_policy, set_policy
+
+    with transaction(app.extensions["sessions"]) as session:
+        other, other_key = create_site(session, "kabar-lain", "Kabar Lain")
+        set_policy(session, other, parse_policy({"premoderation": True}), "ayu")
+    mine = client.get("/api/v1/site/policy", headers=site["auth"]).get_json()
+    theirs = client.get("/api/v1/site/policy", headers={"Authorization": f"Bearer {other_key}"}).get_json()
+    assert (mine["site"], mine["version"], mine["policy"]["premoderation"]) == ("poros-warta", 0, False)
+    assert (theirs["site"], theirs["version"], theirs["policy"]["premoderation"]) == ("kabar-lain", 1, True)
+    assert client.get("/api/v1/site/policy").status_code == 401

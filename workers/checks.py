@@ -29,11 +29,13 @@ def run_check(check: str, comment_id: str) -> dict:
         if comment.status != "pending":
             return {"skipped": comment.status}
         fields = {"author_name": comment.author_name, "author_url": comment.author_url}
-        content = comment.content
+        content, edited_at = comment.content, comment.edited_at
     scorer = model(check)
     score = scorer.score(content, **fields)
     with transaction(sessions) as session:
         comment = lock_comment(session, comment_id)
+        if comment.edited_at != edited_at:  # edited while scored: the edit's own job scores the new text
+            return {"skipped": "edited"}
         recorded = record_check(
             session,
             comment,
