@@ -241,6 +241,15 @@ DEMO_COMMENTS = tuple(sorted((
 ), key=lambda comment: -comment.minutes_ago))
 
 
+CHILDREN_SITE = "poros-anak"
+CHILDREN_POLICY = {  # a children's section: nothing rude, no links, new authors wait for a human
+    "block_words": ["bodoh", "goblok", "tolol", "gacor", "slot"],
+    "link_cap": 0,
+    "hold_new_authors": 1,
+    "thresholds": {"toxicity": {"flag": 0.2}},
+}
+
+
 def find_demo_article(article_id: str) -> DemoArticle | None:
     return DEMO_ARTICLES.get(article_id)
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet
 from redis import Redis
 
-from .demo import DEMO_ARTICLE, DEMO_MODERATOR, FLOOD_ARTICLE
+from .demo import CHILDREN_SITE, DEMO_ARTICLE, DEMO_MODERATOR, FLOOD_ARTICLE
 
 INSTANCE = Path("instance")
 DEV_ENV = INSTANCE / "dev.env"
@@ -36,6 +36,8 @@ DEV_SECRETS = {
     "MODERATION_EMAIL_KEYS": lambda: Fernet.generate_key().decode(),
     "MODERATION_FINGERPRINT_KEY": lambda: secrets.token_urlsafe(32),
     "MODERATION_DEMO_SITE_KEY": lambda: f"sk_{secrets.token_hex(6)}_{secrets.token_urlsafe(32)}",
+    "MODERATION_DEMO_CHILDREN_KEY": lambda: f"sk_{secrets.token_hex(6)}_{secrets.token_urlsafe(32)}",
+    "MODERATION_DEMO_WIDGET_KEY": lambda: f"pk_{secrets.token_hex(6)}_{secrets.token_urlsafe(32)}",
     "MODERATION_DEMO_MODERATOR_PASSWORD": make_password,  # the demo admin's, printed at start
 }
 
@@ -95,9 +97,10 @@ def prepare(env: dict[str, str]) -> tuple[str, str]:
     os.environ.update(env)
     from . import create_app
     from .db import transaction
-    from .demo import seed_demo_comments, seed_demo_moderator
+    from .demo import CHILDREN_POLICY, seed_demo_comments, seed_demo_moderator
     from .migrate import upgrade_database
-    from .sites import add_key, digest, find_site, create_site
+    from .policy import parse_policy, set_policy
+    from .sites import add_key, create_site, digest, find_site, issue_publishable_key
 
     app = create_app()
     upgrade_database(app.config["SETTINGS"].database_url)
@@ -109,8 +112,19 @@ def prepare(env: dict[str, str]) -> tuple[str, str]:
         elif not any(k.digest == digest(key) and k.revoked_at is None for k in site.keys):
             add_key(session, site, key)
         seed_demo_moderator(session, env["MODERATION_DEMO_MODERATOR_PASSWORD"])
+        if site is None:
+            site = find_site(session, slug)
+        if site.publishable_key != env["MODERATION_DEMO_WIDGET_KEY"]:  # the widget, from Saring's own origin
+            issue_publishable_key(session, site, [demo_origin(env)], env["MODERATION_DEMO_WIDGET_KEY"])
+        if find_site(session, CHILDREN_SITE) is None:  # the same comments, a stricter bar
+            children, _ = create_site(session, CHILDREN_SITE, "Poros Anak", env["MODERATION_DEMO_CHILDREN_KEY"])
+            set_policy(session, children, parse_policy(CHILDREN_POLICY), "demo")
     seed_demo_comments(app, slug)
     return slug, key
+
+
+def demo_origin(env: dict[str, str]) -> str:
+    return f"http://127.0.0.1:{env.get('MODERATION_PORT', '8000')}"
 
 
 def main() -> None:
@@ -145,6 +159,8 @@ def main() -> None:
             f"  API base     : {base}/api/v1   (OpenAPI: {base}/api/v1/openapi.json)\n"
             f"  demo site    : {slug}\n"
             f"  site API key : {key}\n"
+            f"  widget       : {base}/embed/{slug}/{DEMO_ARTICLE.id}   (publishable key {env['MODERATION_DEMO_WIDGET_KEY']})\n"
+            f"  second site  : {CHILDREN_SITE} (a children's section's policy)  key {env['MODERATION_DEMO_CHILDREN_KEY']}\n"
             f"  redis        : {env['MODERATION_REDIS_URL']}\n"
             f"  database     : {env['MODERATION_DATABASE_URL']}\n",
             flush=True,

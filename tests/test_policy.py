@@ -4,6 +4,7 @@ import pytest
 from sqlalchemy import select
 
 from moderation.db import transaction
+from moderation.demo import CHILDREN_POLICY
 from moderation.errors import InvalidFields
 from moderation.policy import parse_policy, set_policy, site_policy
 from moderation.sites import create_site, find_site
@@ -13,12 +14,6 @@ CLEAN = "Semoga banjir cepat surut dan warga mendapat bantuan yang layak."
 RUDE = "Pendapat kamu bodoh sekali, baca dulu beritanya."
 LINKED = "The city published the flood map at https://tirtamulya.go.id/maps, worth reading."
 PROMO = "SLOT GACOR hari ini m4xw1n terus! daftar sekarang di PULAUWIN88, deposit 10rb langsung jp"
-CHILDREN = {  # a children's section: nothing rude, no links, every new author waits for a human
-    "block_words": ["bodoh", "gacor"],
-    "link_cap": 0,
-    "hold_new_authors": 1,
-    "thresholds": {"toxicity": {"flag": 0.2}},
-}
 
 
 @pytest.fixture
@@ -78,10 +73,10 @@ def test_a_bad_policy_is_refused_field_by_field(values, field):
     assert field in error.value.fields
 
 
-def test_two_sites_with_different_policies_decide_the_same_comments_differently(app, client, site, sessions, work):
+def test_the_two_demo_sites_decide_the_same_comments_differently(app, client, site, sessions, work):
     with transaction(sessions) as session:
         _, children_key = create_site(session, "poros-anak", "Poros Anak")
-    version = apply(sessions, "poros-anak", CHILDREN)
+    version = apply(sessions, "poros-anak", CHILDREN_POLICY)
     news = post_all(client, site["auth"], [CLEAN, RUDE, LINKED, PROMO])
     children = post_all(client, {"Authorization": f"Bearer {children_key}"}, [CLEAN, RUDE, LINKED, PROMO])
     work()
