@@ -1,19 +1,148 @@
-"""The OpenAPI document, built from the pydantic schemas and served at /api/v1/openapi.json."""
+"""The OpenAPI document, built from the pydantic schemas and served at /api/v1/openapi.json:
+the site API (site key), the moderator API (moderator token) and the widget (publishable key)."""
+from typing import Literal
+
 from flask import Blueprint, jsonify
+from pydantic import BaseModel, ConfigDict, Field
 
 from . import review_schemas as moderation
-from .schemas import CommentAccepted, CommentIn, CommentView, Error, ThreadPage
+from .authors_api import AuthorErased, AuthorExport, AuthorRequest
+from .callbacks_api import CallbackIn, EventsQuery, ReplayIn, RotationIn
+from .policy import Policy
+from .schemas import ArticleChange, ArticleView, CommentAccepted, CommentEdit, CommentIn, CommentView, Error, ThreadPage
 
 bp = Blueprint("openapi", __name__)
-SCHEMAS = (CommentIn, CommentAccepted, CommentView, ThreadPage, Error, *moderation.REQUESTS, *moderation.ANSWERS)
 REF = "#/components/schemas/{model}"
+
+
+class SitePolicyView(BaseModel):
+    """The calling site's policy and its version (0: none saved; the defaults apply)."""
+
+    site: str
+    version: int
+    policy: Policy
+
+
+class SecretView(BaseModel):
+    prefix: str = Field(description="The secret's first characters, to tell secrets apart; never the whole.")
+    created_at: str
+    expires_at: str | None = Field(description="Set on a rotated-out secret: it signs too until then.")
+
+
+class Deliveries(BaseModel):
+    pending: int
+    delivered: int
+    failed: int
+
+
+class CallbackView(BaseModel):
+    """The site's callback URL, its active signing secrets and its events' delivery counts."""
+
+    url: str | None
+    secrets: list[SecretView]
+    deliveries: Deliveries
+
+
+class CallbackChanged(BaseModel):
+    """The new callback settings; `secret` only when the first secret was just created (shown once)."""
+
+    url: str | None
+    secrets: list[SecretView]
+    secret: str | None = Field(default=None, description="Present once: store it to verify signatures.")
+
+
+class SecretRotated(BaseModel):
+    """The new signing secret, shown once; the previous one signs too until it expires."""
+
+    secret: str
+    secrets: list[SecretView]
+
+
+class Delivery(BaseModel):
+    id: str
+    type: str
+    comment_id: str | None
+    created_at: str | None
+    attempts: int
+    last_attempt_at: str | None
+    last_error: str | None
+    delivered_at: str | None
+    failed_at: str | None
+
+
+class EventsPage(BaseModel):
+    """One page of the site's callback events in one delivery state, without their payloads."""
+
+    events: list[Delivery]
+    state: str
+    page: int
+    per_page: int
+    total: int
+    next: str | None
+
+
+class ReplayOutcome(BaseModel):
+    """The events queued again, and why the others were not (unknown, already delivered)."""
+
+    replayed: list[str]
+    skipped: dict[str, str]
+
+
+class WidgetAccepted(BaseModel):
+    """Stored; `receipt` lets the writer (only) follow the comment's status."""
+
+    id: str
+    status: Literal["pending"]
+    receipt: str
+
+
+class WidgetCommentIn(BaseModel):
+    """A reader's comment as the widget sends it: strings only, checked like the article page's
+    form; the address, user agent and referrer are taken from the request."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    article_id: str
+    content: str
+    author_name: str
+    author_email: str
+    author_url: str | None = None
+    parent_id: str | None = None
+    article_url: str | None = Field(default=None, description="Dropped if the API would refuse it.")
+    article_title: str | None = Field(default=None, description="Dropped if the API would refuse it.")
+    honeypot: str | None = Field(default=None, description="Left empty by people; a filled one is rejected.")
+
+
+class WidgetStatus(BaseModel):
+    """A comment held for a moderator still reads `pending`."""
+
+    status: Literal["pending", "approved", "rejected", "withdrawn"]
+
+
+class WidgetWords(BaseModel):
+    """The widget's words in the reader's language, and the fields' length limits."""
+
+    lang: str
+    words: dict[str, str]
+    limits: dict[str, int]
+
+
+SITE_ANSWERS = (SitePolicyView, CallbackView, CallbackChanged, SecretRotated, EventsPage, ReplayOutcome,
+                WidgetAccepted, WidgetStatus, WidgetWords)
+SITE_REQUESTS = (CommentIn, WidgetCommentIn, CommentEdit, ArticleChange, AuthorRequest, CallbackIn, RotationIn,
+                 ReplayIn)
+SCHEMAS = (*SITE_REQUESTS, CommentAccepted, CommentView, ArticleView, ThreadPage, AuthorExport, AuthorErased,
+           *SITE_ANSWERS, Error, *moderation.REQUESTS, *moderation.ANSWERS)
 ERRORS = {
     400: "Malformed JSON body.",
     401: "Missing or invalid site API key.",
+    403: "Refused.",
     404: "Unknown comment or site.",
+    409: "Conflict.",
     413: "Body too large.",
     415: "Not JSON.",
     422: "Field errors, one message per field.",
+    429: "Too many comments (flood limits of the site's policy, per site, IP address and email).",
     503: "Storage unavailable; nothing was saved.",
 }
 MODERATION_ERRORS = ERRORS | {
@@ -22,6 +151,20 @@ MODERATION_ERRORS = ERRORS | {
     404: "Not found, or of a site the caller may not see (the two are indistinguishable).",
     409: "The rule no longer selects the `expect` comments of its dry run; preview it again.",
 }
+SUBMISSION_ERRORS = ERRORS | {
+    403: "`thread_closed`, `parent_not_approved` (a reply to an unpublished comment) or `author_banned`.",
+    409: "`duplicate`: the same author already posted this text to this thread; on an edit, also "
+         "`comment_withdrawn`.",
+    422: "`invalid_fields`, or `idempotency_key_reused` (the key came with a different comment).",
+}
+SITE = {"tag": "site", "security": [{"siteKey": []}], "text": SUBMISSION_ERRORS}
+WIDGET_ERRORS = SUBMISSION_ERRORS | {
+    401: "Missing or invalid publishable key.",
+    403: SUBMISSION_ERRORS[403] + " Also: the page's Origin is not allowed, or the key is another site's.",
+}
+RETRY_AFTER = {"Retry-After": {"description": "Seconds until the limit lets a comment through.",
+                               "schema": {"type": "integer", "minimum": 1}}}
+LOCATION = {"Location": {"description": "The comment's URL.", "schema": {"type": "string"}}}
 
 
 def ref(model) -> dict:
@@ -33,7 +176,10 @@ def responds(model, description: str) -> dict:
 
 
 def errors(*statuses: int, text: dict = ERRORS) -> dict:
-    return {str(status): responds(Error, text[status]) for status in statuses}
+    answers = {str(status): responds(Error, text[status]) for status in statuses}
+    if "429" in answers:
+        answers["429"]["headers"] = RETRY_AFTER
+    return answers
 
 
 def build_document() -> dict:
@@ -42,7 +188,7 @@ def build_document() -> dict:
         schema = model.model_json_schema(ref_template=REF)
         schemas.update(schema.pop("$defs", {}))
         schemas[model.__name__] = schema
-    site_key = [{"siteKey": []}]
+    bearer = {"type": "http", "scheme": "bearer"}
     return {
         "openapi": "3.1.0",
         "info": {
@@ -50,59 +196,118 @@ def build_document() -> dict:
             "version": "1",
             "description": "Sites post reader comments; Saring checks them for spam and toxicity and decides.",
         },
-        "paths": {
-            "/api/v1/comments": {
-                "post": {
-                    "operationId": "submitComment",
-                    "summary": "Submit a comment or reply; it is stored before the 202 is sent.",
-                    "security": site_key,
-                    "requestBody": {"required": True, "content": {"application/json": {"schema": ref(CommentIn)}}},
-                    "responses": {
-                        "202": responds(CommentAccepted, "Accepted and stored; checks queued."),
-                        **errors(400, 401, 413, 415, 422, 503),
-                    },
-                }
-            },
-            "/api/v1/comments/{comment_id}": {
-                "get": {
-                    "operationId": "getComment",
-                    "summary": "A comment's status, scores, reasons and model versions (its own site only).",
-                    "security": site_key,
-                    "parameters": [{"name": "comment_id", "in": "path", "required": True, "schema": {"type": "string"}}],
-                    "responses": {"200": responds(CommentView, "The comment."), **errors(401, 404, 503)},
-                }
-            },
-            "/api/v1/sites/{site}/articles/{article_id}/comments": {
-                "get": {
-                    "operationId": "listThread",
-                    "summary": "The approved comments of a thread, threaded and paginated (public).",
-                    "parameters": [
-                        {"name": "site", "in": "path", "required": True, "schema": {"type": "string"}},
-                        {"name": "article_id", "in": "path", "required": True, "schema": {"type": "string"}},
-                        {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 1}},
-                        {
-                            "name": "per_page",
-                            "in": "query",
-                            "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 50},
-                        },
-                    ],
-                    "responses": {"200": responds(ThreadPage, "One page of the thread."), **errors(404, 422, 503)},
-                }
-            },
-            **moderation_paths(),
-        },
-        "tags": [{"name": "moderation", "description": "The moderators' workspace, for moderator API tokens."}],
+        "paths": {**site_paths(), **moderation_paths(), **widget_paths()},
+        "tags": [
+            {"name": "site", "description": "The site API, for a site's API key."},
+            {"name": "moderation", "description": "The moderators' workspace, for moderator API tokens."},
+            {"name": "widget", "description": "The embeddable widget's endpoints, for any page (CORS)."},
+        ],
         "components": {
             "schemas": schemas,
             "securitySchemes": {
-                "siteKey": {"type": "http", "scheme": "bearer", "description": "The site's API key."},
-                "moderatorToken": {
-                    "type": "http",
-                    "scheme": "bearer",
-                    "description": "A moderator's API token, mt_…, issued by POST /api/v1/moderation/tokens.",
-                },
+                "siteKey": bearer | {"description": "The site's API key."},
+                "moderatorToken": bearer | {
+                    "description": "A moderator's API token, mt_…, issued by POST /api/v1/moderation/tokens."},
+                "publishableKey": {"type": "apiKey", "in": "header", "name": "X-Saring-Key",
+                                   "description": "The site's publishable key, pk_…: public (it is in the page); "
+                                                  "it posts comments from the site's allowed origins only."},
             },
         },
+    }
+
+
+def site_paths() -> dict:
+    """The site API, /api/v1, with the site's API key (but the public thread)."""
+    comment = path_parameter("comment_id", "A comment's id.")
+    article = path_parameter("article_id", "The site's own article id (1-200 characters; percent-encode a slash).")
+    key = {"name": "Idempotency-Key", "in": "header", "required": False,
+           "description": "1-200 printable ASCII characters, such as a UUID: a retry with the same key and "
+                          "comment gets the first answer, and stores nothing new.",
+           "schema": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[\\x20-\\x7e]+$"}}
+    submit = operation("submitComment", "Submit a comment or reply; it is stored before the 202 is sent.",
+                       CommentAccepted, status=202, body=CommentIn, parameters=[key], fails=(400, 403, 409, 413,
+                       415, 422, 429), **SITE)
+    submit["responses"]["202"]["headers"] = LOCATION
+    edit = operation("editComment", "New content: the comment goes back to `pending` and both checks run again "
+                     "(409 `comment_withdrawn`, or `duplicate`).", CommentAccepted, status=202, body=CommentEdit,
+                     parameters=[comment], fails=(400, 404, 409, 413, 415, 422), **SITE)
+    edit["responses"]["202"]["headers"] = LOCATION
+    withdraw = operation("withdrawComment", "Withdraw a comment: 204, again for one already withdrawn.", None,
+                         status=204, parameters=[comment], fails=(404,), **SITE)
+    thread = operation("listThread", "The approved comments of a thread, threaded and paginated (public; any "
+                       "origin may read it).", ThreadPage, parameters=[
+                           path_parameter("site_slug", "A site's slug."), article,
+                           {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 1}},
+                           {"name": "per_page", "in": "query",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 50}}],
+                       fails=(404, 422), tag="site", security=[], text=ERRORS)
+    return {
+        "/api/v1/comments": {"post": submit},
+        "/api/v1/comments/{comment_id}": {
+            "get": operation("getComment", "A comment's status, scores, reasons and model versions (its own site "
+                             "only).", CommentView, parameters=[comment], fails=(404,), **SITE),
+            "delete": withdraw,
+            "patch": edit,
+        },
+        "/api/v1/articles/{article_id}": {"patch": operation(
+            "changeArticle", "Open or close a thread (now, or from `closes_at`), or correct its title and URL.",
+            ArticleView, body=ArticleChange, parameters=[article], fails=(400, 415, 422), **SITE)},
+        "/api/v1/site/policy": {"get": operation(
+            "getOwnPolicy", "The calling site's own policy and its version (admins change it).", SitePolicyView,
+            **SITE)},
+        "/api/v1/sites/{site_slug}/articles/{article_id}/comments": {"get": thread},
+        "/api/v1/authors/export": {"post": operation(
+            "exportAuthor", "Everything the site holds for an email address (sent in the body, never the URL; "
+            "answered with Cache-Control: no-store).", AuthorExport, body=AuthorRequest, fails=(400, 415, 422),
+            **SITE)},
+        "/api/v1/authors/erase": {"post": operation(
+            "eraseAuthor", "Anonymise or remove an author's comments on this site, per the site policy's `erase`, "
+            "and lift the site's bans of the address.", AuthorErased, body=AuthorRequest, fails=(400, 415, 422),
+            **SITE)},
+        "/api/v1/site/callbacks": {
+            "get": operation("getCallback", "The site's callback URL, secrets and delivery counts.", CallbackView,
+                             **SITE),
+            "put": operation("setCallback", "Set (or, with null, remove) the callback URL; the first URL creates "
+                             "the signing secret. Audited.", CallbackChanged, body=CallbackIn, fails=(400, 415, 422),
+                             **SITE),
+        },
+        "/api/v1/site/callbacks/rotate-secret": {"post": operation(
+            "rotateCallbackSecret", "A new signing secret; the previous one keeps signing for `overlap_hours`. "
+            "Audited.", SecretRotated, body=RotationIn, body_required=False, fails=(400, 415, 422), **SITE)},
+        "/api/v1/site/callbacks/events": {"get": operation(
+            "listCallbackEvents", "The site's callback events in one delivery state, oldest first.", EventsPage,
+            query=EventsQuery, fails=(422,), **SITE)},
+        "/api/v1/site/callbacks/events/replay": {"post": operation(
+            "replayCallbackEvents", "Send events again: the named ones, or every failed one. Audited.",
+            ReplayOutcome, body=ReplayIn, fails=(400, 415, 422), **SITE)},
+    }
+
+
+
+def widget_paths() -> dict:
+    """The widget, /widget/v1: any page may read; a page of an allowed origin may post. The
+    POST has a CORS preflight (OPTIONS), answered 204 for the site's allowed origins only."""
+    lang = {"name": "lang", "in": "query", "required": False, "description": "The reader's language (id by default).",
+            "schema": {"type": "string", "enum": ["id", "en"], "default": "id"}}
+    widget = {"tag": "widget", "security": [], "text": WIDGET_ERRORS}
+    post = operation(
+        "postWidgetComment", "A reader's comment from the widget, sent with the site's publishable key from one of "
+        "its allowed origins (`Origin`); errors in the reader's language. A CORS preflight (OPTIONS) is answered "
+        "for the allowed origins only, with 403 for any other.", WidgetAccepted, status=202, body=WidgetCommentIn,
+        parameters=[path_parameter("site_slug", "The site's slug (the publishable key's site)."), lang],
+        fails=(400, 401, 403, 409, 413, 415, 422, 429), **widget | {"security": [{"publishableKey": []}]})
+    status = operation(
+        "getWidgetStatus", "Whether the writer's comment is published yet, for the receipt they were given.",
+        WidgetStatus, parameters=[path_parameter("comment_id", "A comment's id."), {
+            "name": "receipt", "in": "query", "required": True, "schema": {"type": "string"},
+            "description": "The `receipt` of the 202 that accepted the comment."}],
+        fails=(404,), **widget | {"text": ERRORS | {404: "No comment with this id and receipt."}})
+    return {
+        "/widget/v1/sites/{site_slug}/comments": {"post": post},
+        "/widget/v1/comments/{comment_id}/status": {"get": status},
+        "/widget/v1/words": {"get": operation("getWidgetWords", "The widget's words in the reader's language and "
+                                              "the fields' length limits (cached for an hour).", WidgetWords,
+                                              parameters=[lang], **widget)},
     }
 
 
@@ -118,10 +323,10 @@ def moderation_paths() -> dict:
                                     "the count per status.", m.QueuePage, query=m.QueueQuery, fails=(422,))},
         "/comments/{comment_id}": {"get": operation(
             "getModeratedComment", "A comment with its highlighted words, scores, reasons, thread and author.",
-            m.ModeratorComment, path=[comment], fails=(404,))},
+            m.ModeratorComment, parameters=[comment], fails=(404,))},
         "/comments/{comment_id}/actions": {"post": operation(
             "actOnComment", "Approve, reject with a reason, mark spam, or ban the author.", m.OutcomeOut,
-            body=m.ActionIn, path=[comment], fails=(400, 404, 415, 422))},
+            body=m.ActionIn, parameters=[comment], fails=(400, 404, 415, 422))},
         "/actions": {"post": operation(
             "actOnSelection", "One action on a selection of comments, as one audited batch.", m.OutcomeOut,
             body=m.SelectionIn, fails=(400, 404, 415, 422))},
@@ -137,7 +342,7 @@ def moderation_paths() -> dict:
                                         "check and model version.", m.OverturnRates)},
         "/comments/{comment_id}/reveal-email": {"post": operation(
             "revealEmail", "An author's full email address (admins only; audited).", m.RevealedEmail,
-            path=[comment], fails=(403, 404))},
+            parameters=[comment], fails=(403, 404))},
         "/tokens": {
             "get": operation("listTokens", "The caller's API tokens (never the secret).", m.Tokens),
             "post": operation("createToken", "A new API token for the caller, shown once.", m.TokenIssued, status=201,
@@ -145,7 +350,8 @@ def moderation_paths() -> dict:
         },
         "/tokens/{prefix}": {"delete": operation(
             "revokeToken", "Revoke one of the caller's own tokens.", m.TokenOut,
-            path=[path_parameter("prefix", "The token's public prefix (the 12 hex digits after mt_).")], fails=(404,))},
+            parameters=[path_parameter("prefix", "The token's public prefix (the 12 hex digits after mt_).")],
+            fails=(404,))},
         "/moderators": {
             "get": operation("listModerators", "Every moderator (admins only).", m.Moderators, fails=(403,)),
             "post": operation("createModerator", "Create a moderator (admins only; audited).", m.ModeratorOut,
@@ -153,36 +359,38 @@ def moderation_paths() -> dict:
         },
         "/moderators/{username}": {"patch": operation(
             "changeModerator", "Change a moderator's role, sites, state or password (admins only; audited).",
-            m.ModeratorOut, body=m.ModeratorChange, path=[path_parameter("username", "A moderator's username.")],
+            m.ModeratorOut, body=m.ModeratorChange, parameters=[path_parameter("username", "A moderator's username.")],
             fails=(400, 403, 404, 415, 422))},
         "/sites/{slug}/policy": {
             "get": operation("getSitePolicy", "A site's policy (admins only): the current version or, with "
                              "`version`, an earlier one; with the defaults a blank field stands for.",
-                             m.SitePolicyOut, path=[site], query=m.PolicyQuery, fails=(403, 404, 422)),
+                             m.SitePolicyOut, parameters=[site], query=m.PolicyQuery, fails=(403, 404, 422)),
             "put": operation("setSitePolicy", "Replace a site's policy (admins only): validated, stored as a new "
                              "version and audited; the same policy again changes nothing.", m.SitePolicyOut,
-                             body=m.Policy, path=[site], fails=(400, 403, 404, 415, 422)),
+                             body=m.Policy, parameters=[site], fails=(400, 403, 404, 415, 422)),
         },
         "/sites/{slug}/policy/versions": {"get": operation(
             "listSitePolicyVersions", "Every version of a site's policy: who saved it, when, what it changed "
-            "(admins only).", m.PolicyVersions, path=[site], fails=(403, 404))},
+            "(admins only).", m.PolicyVersions, parameters=[site], fails=(403, 404))},
     }
     return {f"/api/v1/moderation{path}": item for path, item in routes.items()}
 
 
 def operation(operation_id: str, summary: str, answer, *, status: int = 200, body=None, body_required: bool = True,
-              query=None, path: list[dict] = (), fails: tuple[int, ...] = ()) -> dict:
-    """A moderator API operation: tagged, authenticated by a moderator token, answering
-    `answer` or one of the errors in `fails` (every one may also be 401 or 503)."""
+              query=None, parameters: list[dict] = (), fails: tuple[int, ...] = (), tag: str = "moderation",
+              security: list[dict] = ({"moderatorToken": []},), text: dict = MODERATION_ERRORS) -> dict:
+    """One operation: tagged, authenticated by `security` (none: public), answering `answer`
+    (None: no content) or one of the errors in `fails`; every one may also be 503, and 401
+    if it needs a credential."""
     found = {
         "operationId": operation_id,
         "summary": summary,
-        "tags": ["moderation"],
-        "security": [{"moderatorToken": []}],
-        "parameters": [*path, *(query_parameters(query) if query else [])],
+        "tags": [tag],
+        "security": list(security),
+        "parameters": [*parameters, *(query_parameters(query) if query else [])],
         "responses": {
-            str(status): responds(answer, answer.__doc__ or summary),
-            **errors(*sorted({401, 503, *fails}), text=MODERATION_ERRORS),
+            str(status): responds(answer, answer.__doc__ or summary) if answer else {"description": summary},
+            **errors(*sorted({*((401,) if security else ()), 503, *fails}), text=text),
         },
     }
     if body is not None:
@@ -211,3 +419,4 @@ def query_parameters(model) -> list[dict]:
 @bp.get("/api/v1/openapi.json")
 def serve_document():
     return jsonify(build_document())
+

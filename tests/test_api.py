@@ -211,7 +211,7 @@ def test_bad_page_parameter_is_422(client, site):
 def test_openapi_document_describes_the_api(client):
     document = client.get("/api/v1/openapi.json").get_json()
     assert document["openapi"].startswith("3.")
-    assert {"/api/v1/comments", "/api/v1/comments/{comment_id}", "/api/v1/sites/{site}/articles/{article_id}/comments"} <= set(document["paths"])
+    assert {"/api/v1/comments", "/api/v1/comments/{comment_id}", "/api/v1/sites/{site_slug}/articles/{article_id}/comments"} <= set(document["paths"])
     schema = document["components"]["schemas"]["CommentIn"]
     assert schema["properties"]["author_name"]["maxLength"] == 245
     assert set(schema["required"]) == {"article_id", "author_name", "author_email", "content"}
