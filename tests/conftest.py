@@ -15,7 +15,7 @@ import pytest
 from cryptography.fernet import Fernet
 from redis import Redis
 from rq import Queue, SimpleWorker
-from sqlalchemy import create_engine, text, update
+from sqlalchemy import create_engine, select, text, update
 from sqlalchemy.engine import make_url
 
 from moderation import create_app
@@ -286,3 +286,23 @@ def live_server(app, site):
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join(10)
+
+
+@pytest.fixture
+def sessions(app):
+    """The app's session factory, for tests that read and write the database directly."""
+    return app.extensions["sessions"]
+
+
+@pytest.fixture
+def token_for(sessions):
+    """Bearer headers with a fresh API token of the named moderator."""
+    from moderation.moderators import issue_token
+    from moderation.tables import Moderator
+
+    def issue(username: str) -> dict:
+        with transaction(sessions) as session:
+            moderator = session.scalar(select(Moderator).where(Moderator.username == username))
+            return {"Authorization": f"Bearer {issue_token(session, moderator, 'tests')}"}
+
+    return issue

@@ -13,11 +13,6 @@ CLEAN = "Semoga banjir cepat surut dan warga mendapat bantuan yang layak."
 
 
 @pytest.fixture
-def sessions(app):
-    return app.extensions["sessions"]
-
-
-@pytest.fixture
 def history(sessions, flag_comments, make_moderator):
     """Two comments flagged by the checks on poros-warta, one on another site; the
     moderator approves the first two as one batch."""

@@ -39,11 +39,6 @@ def app(settings):
 
 
 @pytest.fixture
-def sessions(app):
-    return app.extensions["sessions"]
-
-
-@pytest.fixture
 def author():
     """An author nobody else's test leaves traces of."""
     token = uuid.uuid4().hex[:12].translate(str.maketrans("0123456789", "ghijklmnop"))  # digits look like spam

@@ -14,11 +14,6 @@ CLEAN = "Semoga banjir cepat surut dan warga mendapat bantuan yang layak."
 PROMO = "SLOT GACOR hari ini m4xw1n terus! daftar sekarang di PULAUWIN88, deposit 10rb langsung jp"
 
 
-@pytest.fixture
-def sessions(app):
-    return app.extensions["sessions"]
-
-
 def act(sessions, moderator_id, ids, action, reason=None):
     with transaction(sessions) as session:
         moderator = session.get(Moderator, moderator_id)

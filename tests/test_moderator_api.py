@@ -7,7 +7,6 @@ import pytest
 from sqlalchemy import select
 
 from moderation.db import transaction
-from moderation.moderators import issue_token
 from moderation.review_schemas import (
     AuditPage, Me, ModeratorComment, ModeratorOut, Moderators, OutcomeOut, OverturnRates, QueuePage, RevealedEmail,
     RulePreview, Sites, TokenIssued, TokenOut, Tokens,
@@ -21,23 +20,6 @@ ENGLISH = "Thank you for the clear reporting on the flood relief plan."
 LONG = "Pembangunan jembatan baru di kecamatan kami sudah lama ditunggu warga. " * 6
 EMAIL = "budi.santoso@example.co.id"
 PASSWORD = "correct horse battery"
-
-
-@pytest.fixture
-def sessions(app):
-    return app.extensions["sessions"]
-
-
-@pytest.fixture
-def token_for(sessions):
-    """Bearer headers with a fresh API token of the named moderator."""
-
-    def issue(username: str) -> dict:
-        with transaction(sessions) as session:
-            moderator = session.scalar(select(Moderator).where(Moderator.username == username))
-            return {"Authorization": f"Bearer {issue_token(session, moderator, 'tests')}"}
-
-    return issue
 
 
 @pytest.fixture

@@ -13,11 +13,6 @@ from moderation.tables import Moderator, ModeratorToken, utcnow
 PASSWORD = "correct horse battery"
 
 
-@pytest.fixture
-def sessions(app):
-    return app.extensions["sessions"]
-
-
 def try_login(app, username, password, address=None):
     """One login attempt as a request makes it: committed whatever the outcome."""
     with app.test_request_context(), transaction(app.extensions["sessions"]) as session:

@@ -16,11 +16,6 @@ LINKED = "The city published the flood map at https://tirtamulya.go.id/maps, wor
 PROMO = "SLOT GACOR hari ini m4xw1n terus! daftar sekarang di PULAUWIN88, deposit 10rb langsung jp"
 
 
-@pytest.fixture
-def sessions(app):
-    return app.extensions["sessions"]
-
-
 def apply(sessions, slug: str, values: dict, actor: str = "ayu") -> int:
     with transaction(sessions) as session:
         return set_policy(session, find_site(session, slug), parse_policy(values), actor)

@@ -8,11 +8,9 @@ from html.parser import HTMLParser
 import pytest
 from sqlalchemy import func, select
 
-from moderation.db import transaction
-from moderation.moderators import issue_token
 from moderation.policy import DEFAULT, Policy, model_thresholds
 from moderation.review_schemas import PolicyVersions, SitePolicyOut
-from moderation.tables import AuditEvent, Moderator, Site, SitePolicy
+from moderation.tables import AuditEvent, Site, SitePolicy
 
 API = "/api/v1/moderation/sites/poros-warta/policy"
 PAGE = "/moderate/sites/poros-warta/policy"
@@ -109,21 +107,6 @@ def error(response, status: int, code: str) -> dict:
     body = response.get_json()
     assert set(body) == {"error", "message", "fields"} and body["error"] == code
     return body["fields"]
-
-
-@pytest.fixture
-def sessions(app):
-    return app.extensions["sessions"]
-
-
-@pytest.fixture
-def token_for(sessions):
-    def issue(username: str) -> dict:
-        with transaction(sessions) as session:
-            moderator = session.scalar(select(Moderator).where(Moderator.username == username))
-            return {"Authorization": f"Bearer {issue_token(session, moderator, 'tests')}"}
-
-    return issue
 
 
 @pytest.fixture

@@ -19,11 +19,6 @@ OLD, RECENT = timedelta(days=40), timedelta(days=5)  # the settings keep both fo
 
 
 @pytest.fixture
-def sessions(app):
-    return app.extensions["sessions"]
-
-
-@pytest.fixture
 def submit(client, site, comment_payload):
     """Post a comment with a user agent and give it a status and an age; returns its row id."""
 

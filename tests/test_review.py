@@ -17,11 +17,6 @@ PROMO = "SLOT GACOR hari ini m4xw1n terus! daftar sekarang di PULAUWIN88, deposi
 INSULT = "dasar goblok lu, otak udang, mending diam saja"
 
 
-@pytest.fixture
-def sessions(app):
-    return app.extensions["sessions"]
-
-
 def as_moderator(session, moderator_id: int) -> Moderator:
     return session.get(Moderator, moderator_id)
 
