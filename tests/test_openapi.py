@@ -88,5 +88,6 @@ def find_references(node):
 
 
 def test_document_is_valid_openapi_3_1(document):
-    validator = pytest.importorskip("openapi_spec_validator", reason="openapi-spec-validator is not installed")
-    validator.validate(document)
+    from openapi_spec_validator import validate
+
+    validate(document)  # raises, naming the first place the document breaks OpenAPI 3.1
