@@ -80,6 +80,7 @@ def payload(index: int, label: str = "benign", content: str | None = None) -> di
     """The JSON body of the index-th comment with the given label, as a site would post it."""
     texts = COMMENTS[label]
     name, email = AUTHORS[index % len(AUTHORS)]
+    email = email.replace("@", f"+{index}@")  # one author repeating a text to a thread is a duplicate (409)
     article_id, title = ARTICLES[index % len(ARTICLES)]
     return {
         "article_id": article_id,

@@ -170,6 +170,7 @@ def run(args) -> tuple[dict, dict]:
     info = machine()
     with Stack(args.database_url, keep_logs=args.keep_logs) as stack:
         launched = time.monotonic()
+        stack.raise_flood_limits()
         roles = {role: stack.start_worker(role) for role in CHECKS}
         web, base = stack.start_gunicorn("moderation:create_app()", "gunicorn", workers=2)
         print("waiting for the RQ workers to load their models …", file=sys.stderr, flush=True)

@@ -33,9 +33,7 @@ from redis import Redis
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import corpus  # noqa: E402
-from bench.stack import (  # noqa: E402
-    SITE_SLUG, CpuMeter, Stack, cpu_seconds, machine, machine_line, markdown_table, percentile,
-)
+from bench.stack import CpuMeter, Stack, cpu_seconds, machine, machine_line, markdown_table, percentile  # noqa: E402
 
 PATH = "/api/v1/comments"
 APPS = {"bare": "bench.bare_app:create_app()", "real": "moderation:create_app()"}
@@ -107,24 +105,6 @@ def run_tag(name: str) -> str:
     """A tag for one load run's contents: without it the warm-up and every later round would
     post the texts of the first again, which the service refuses as duplicates (409)."""
     return name.removeprefix("wrk-") + ":"
-
-
-def raise_flood_limits(stack: Stack) -> None:
-    """The load comes from 6 authors and 60 addresses, far above a site's default flood
-    limits: set them to their maximum, so every request is still counted in Redis (that
-    round trip is part of what is measured) and none is refused."""
-    from moderation import create_app
-    from moderation.db import transaction
-    from moderation.policy import FloodLimits, Policy, set_policy
-    from moderation.settings import Settings
-    from moderation.sites import find_site
-
-    app = create_app(Settings.from_env(stack.env))
-    limits = FloodLimits(per_site=1_000_000, per_ip=10_000, per_email=10_000)
-    with app.app_context(), transaction(app.extensions["sessions"]) as session:
-        set_policy(session, find_site(session, SITE_SLUG), Policy(flood=limits), actor="bench")
-    app.extensions["engine"].dispose()
-    app.extensions["redis"].close()
 
 
 # -- the generators ------------------------------------------------------------------------
@@ -365,7 +345,7 @@ def main() -> None:
     info = machine()
     try:
         with Stack(args.database_url, keep_logs=args.keep_logs) as stack:
-            raise_flood_limits(stack)
+            stack.raise_flood_limits()
             script = write_lua(stack.directory, stack.auth_header) if use_wrk else None
             client = Redis.from_url(stack.redis_url)
             settings = {
