@@ -8,17 +8,15 @@ from pydantic import ValidationError
 from . import db
 from .articles import describe_article, set_article
 from .audit import record_event
-from .comments import (
-    Accepted, accept_comment, edit_comment, find_replay, get_comment, identify_author, list_thread, read_policy,
-    reject_honeypot, withdraw_comment,
-)
+from .comments import edit_comment, get_comment, list_thread, withdraw_comment
 from .db import transaction
 from .errors import InvalidFields, MalformedBody, SiteNotFound, UnsupportedMediaType
 from .limits import FloodLimiter
-from .privacy import mask_email
 from .policy import site_policy
+from .privacy import mask_email
 from .schemas import ArticleChange, CommentEdit, CommentIn, can_store, field_errors, idempotency_key
 from .sites import SLUG_PATTERN, SiteRef, authenticated_site, find_site
+from .submissions import Accepted, accept_comment, find_replay, identify_author, read_policy, reject_honeypot
 from .tables import CHECKS, Comment, Site
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")

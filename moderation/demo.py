@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash
 
-from .comments import submit_comment
+from .submissions import submit_comment
 from .db import transaction
 from .moderators import create_moderator, set_password
 from .schemas import CommentIn

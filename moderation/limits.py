@@ -12,7 +12,7 @@ import logging
 
 from redis import Redis
 
-from .comments import Author
+from .submissions import Author
 from .errors import RateLimited
 from .jobs import REDIS_DOWN
 from .policy import FloodLimits

@@ -17,7 +17,7 @@ from sqlalchemy import func, select, update
 
 from conftest import free_port
 from moderation import create_app
-from moderation.comments import accept_comment, identify_author
+from moderation.submissions import accept_comment, identify_author
 from moderation.db import transaction
 from moderation.policy import FloodLimits, Policy, set_policy
 from moderation.schemas import CommentIn
