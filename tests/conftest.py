@@ -47,6 +47,21 @@ def require_datasets():
         skip_or_fail(f"public datasets not found at {datasets_dir()} (set MODERATION_DATASETS_DIR)")
 
 
+def as_moderator(session, moderator_id: int):
+    from moderation.tables import Moderator
+
+    return session.get(Moderator, moderator_id)
+
+
+def statuses(sessions, ids) -> dict[str, str]:
+    """Each comment's status, by public id."""
+    from moderation.tables import Comment
+
+    with sessions() as session:
+        rows = session.execute(select(Comment.public_id, Comment.status).where(Comment.public_id.in_(ids)))
+        return dict(rows.all())
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

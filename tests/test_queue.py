@@ -5,28 +5,19 @@ import re
 import pytest
 from sqlalchemy import select
 
+from conftest import as_moderator
 from moderation import queue
 from moderation.db import transaction
 from moderation.errors import CommentNotFound, InvalidFields
 from moderation.queue import QueueFilter, find_comment, list_queue
 from moderation.review import moderate
 from moderation.sites import create_site
-from moderation.tables import Comment, Moderator
+from moderation.tables import Comment
 
 CLEAN = "Semoga banjir cepat surut dan warga mendapat bantuan yang layak."
 ENGLISH = "Thank you for the clear reporting on the flood relief plan."
 PROMO = "SLOT GACOR hari ini m4xw1n terus! daftar sekarang di PULAUWIN88, deposit 10rb langsung jp"
 INSULT = "dasar goblok lu, otak udang, mending diam saja"
-
-
-def as_moderator(session, moderator_id: int) -> Moderator:
-    return session.get(Moderator, moderator_id)
-
-
-def statuses(sessions, ids):
-    with sessions() as session:
-        rows = session.execute(select(Comment.public_id, Comment.status).where(Comment.public_id.in_(ids)))
-        return dict(rows.all())
 
 
 def test_premoderated_comments_are_flagged_with_scores_and_a_priority(sessions, flag_comments):

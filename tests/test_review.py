@@ -4,27 +4,18 @@ decided by the real checks."""
 import pytest
 from sqlalchemy import select
 
+from conftest import as_moderator, statuses
 from moderation import review
 from moderation.db import transaction
 from moderation.errors import Forbidden, InvalidFields, SelectionChanged
 from moderation.queue import QueueFilter, find_comment, find_comments
 from moderation.review import apply_rule, moderate, preview_rule
-from moderation.tables import AuditEvent, Ban, Comment, Label, Moderator
+from moderation.tables import AuditEvent, Ban, Comment, Label
 
 CLEAN = "Semoga banjir cepat surut dan warga mendapat bantuan yang layak."
 ENGLISH = "Thank you for the clear reporting on the flood relief plan."
 PROMO = "SLOT GACOR hari ini m4xw1n terus! daftar sekarang di PULAUWIN88, deposit 10rb langsung jp"
 INSULT = "dasar goblok lu, otak udang, mending diam saja"
-
-
-def as_moderator(session, moderator_id: int) -> Moderator:
-    return session.get(Moderator, moderator_id)
-
-
-def statuses(sessions, ids):
-    with sessions() as session:
-        rows = session.execute(select(Comment.public_id, Comment.status).where(Comment.public_id.in_(ids)))
-        return dict(rows.all())
 
 
 def test_approving_records_the_moderator_the_audit_event_and_labels(sessions, flag_comments, make_moderator):
