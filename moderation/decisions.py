@@ -1,12 +1,12 @@
 """Deciding a comment once both checks are in: the scores, the site's policy and what the
 database knows of the author and the thread, judged by rules.py, applied exactly once."""
-from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from .db import transaction
 from .errors import CommentNotFound
-from .policy import Policy
+from .policy import Policy, load_policy
 from .privacy import Vault
 from .rules import Context, decide
 from .tables import CHECKS, Article, Ban, CheckResult, Comment, Site, utcnow
@@ -60,12 +60,10 @@ def decide_comment(session: Session, comment: Comment, vault: Vault | None = Non
 def read_context(session: Session, comment: Comment, vault: Vault | None = None) -> Context:
     """The site's policy, a ban, the article's premoderation (one round trip), and what the
     policy asks about the author and the comment's words and links."""
-    now = utcnow()
     ban = exists().where(
         Ban.site_id == comment.site_id,
         Ban.author_fingerprint == comment.author_fingerprint,
-        Ban.lifted_at.is_(None),
-        or_(Ban.expires_at.is_(None), Ban.expires_at > now),
+        Ban.in_force(utcnow()),
     )
     banned, premoderated, stored_policy, version = session.execute(
         select(ban, Article.premoderated, Site.policy, Site.policy_version)
@@ -93,7 +91,7 @@ def read_policy(site_id: int, version: int, stored: dict | None) -> Policy:
     if cached is None or cached[0] != stored:
         if len(_POLICIES) > 1000:
             _POLICIES.clear()
-        cached = _POLICIES[(site_id, version)] = (stored, Policy.model_validate(stored) if stored else Policy())
+        cached = _POLICIES[(site_id, version)] = (stored, load_policy(stored))
     return cached[1]
 
 

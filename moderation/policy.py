@@ -137,7 +137,12 @@ def parse_policy(data) -> Policy:
 
 def site_policy(site: Site) -> Policy:
     """The site's current policy (the defaults where it has none)."""
-    return Policy.model_validate(site.policy) if site.policy else DEFAULT
+    return load_policy(site.policy)
+
+
+def load_policy(stored: dict | None) -> Policy:
+    """A policy as stored on a site (None: the defaults)."""
+    return Policy.model_validate(stored) if stored else DEFAULT
 
 
 def set_policy(session: Session, site: Site, policy: Policy, actor: str) -> int:

@@ -3,7 +3,7 @@ another's), filtered and sorted, and everything a moderator is shown about each 
 import re
 from dataclasses import asdict, dataclass, fields
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from .errors import CommentNotFound, InvalidFields
@@ -150,10 +150,9 @@ def author_histories(session: Session, moderator: Moderator, comments: list[Comm
 
 def active_bans(session: Session, comments: list[Comment]) -> dict[tuple[int, str], Ban]:
     """The ban in force, if any, for each (site, author fingerprint) of the comments."""
-    now = utcnow()
     bans = session.scalars(
         select(Ban).where(Ban.author_fingerprint.in_({comment.author_fingerprint for comment in comments}),
-                          Ban.lifted_at.is_(None), or_(Ban.expires_at.is_(None), Ban.expires_at > now))
+                          Ban.in_force(utcnow()))
         .order_by(Ban.created_at)
     )
     return {(ban.site_id, ban.author_fingerprint): ban for ban in bans}

@@ -85,7 +85,7 @@ OPEN_THREAD = exists().where(
 )
 BANNED = exists().where(
     Ban.site_id == bindparam("site_id"), Ban.author_fingerprint == bindparam("author_fingerprint"),
-    Ban.lifted_at.is_(None), or_(Ban.expires_at.is_(None), Ban.expires_at > bindparam("created_at")),
+    Ban.in_force(bindparam("created_at")),
 )
 INSERT_COMMENT = insert(Comment).from_select(STORED, select(*map(_column, STORED)).where(OPEN_THREAD, ~BANNED))
 INSERT_COMMENT_RETURNING = INSERT_COMMENT.returning(Comment.id)  # psycopg reports no rowcount for it

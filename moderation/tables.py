@@ -3,7 +3,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import (
     JSON, Boolean, Column, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Table, Text, TypeDecorator,
-    UniqueConstraint,
+    UniqueConstraint, and_, or_,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -226,6 +226,11 @@ class Ban(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @classmethod
+    def in_force(cls, moment):
+        """The SQL condition of a ban in force at `moment` (a time or a bind parameter)."""
+        return and_(cls.lifted_at.is_(None), or_(cls.expires_at.is_(None), cls.expires_at > moment))
 
 
 class Label(Base):
