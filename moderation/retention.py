@@ -81,32 +81,40 @@ def expired_spam(cutoff: datetime) -> tuple:
 
 def purge_user_agents(sessions: sessionmaker, cutoff: datetime, batch: int = BATCH) -> int:
     """Set the user agent of comments created before `cutoff` to NULL, a batch per transaction."""
-    purged, last = 0, 0
-    while True:
-        with transaction(sessions) as session:
-            ids = lock_batch(session, last, aged_user_agents(cutoff), batch)
-            if not ids:
-                return purged
-            last = ids[-1]
-            purged += session.execute(
-                update(Comment).where(Comment.id.in_(ids), *aged_user_agents(cutoff)).values(user_agent=None)
-                .execution_options(synchronize_session=False)
-            ).rowcount
+    conditions = aged_user_agents(cutoff)
+
+    def purge(session: Session, ids: list[int]) -> int:
+        return session.execute(
+            update(Comment).where(Comment.id.in_(ids), *conditions).values(user_agent=None)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+
+    return in_batches(sessions, conditions, batch, purge)
 
 
 def delete_rejected_spam(sessions: sessionmaker, cutoff: datetime, batch: int = BATCH) -> int:
     """Delete comments rejected as spam before `cutoff` (see the module's doc for those kept),
     with their check results and callback events; their audit events stay, unlinked."""
-    deleted, last = 0, 0
+    conditions = expired_spam(cutoff)
+
+    def remove(session: Session, ids: list[int]) -> int:
+        doomed = select(Comment.id).where(Comment.id.in_(ids), *conditions)
+        return delete_comments(session, doomed, delete(Comment).where(Comment.id.in_(ids), *conditions))
+
+    return in_batches(sessions, conditions, batch, remove)
+
+
+def in_batches(sessions: sessionmaker, conditions: tuple, batch: int, act) -> int:
+    """Run `act(session, ids)` on the comments matching `conditions`, one locked batch per
+    transaction, until none is left; returns the sum of what it counted."""
+    done, last = 0, 0
     while True:
         with transaction(sessions) as session:
-            ids = lock_batch(session, last, expired_spam(cutoff), batch)
+            ids = lock_batch(session, last, conditions, batch)
             if not ids:
-                return deleted
+                return done
             last = ids[-1]
-            doomed = select(Comment.id).where(Comment.id.in_(ids), *expired_spam(cutoff))
-            statement = delete(Comment).where(Comment.id.in_(ids), *expired_spam(cutoff))
-            deleted += delete_comments(session, doomed, statement)
+            done += act(session, ids)
 
 
 def lock_batch(session: Session, after: int, conditions: tuple, batch: int) -> list[int]:
