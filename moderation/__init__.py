@@ -22,10 +22,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
 
     from . import (
-        api, authors_api, callbacks, callbacks_api, cli, db, errors, jobs, moderator_api, openapi, pages, privacy,
-        widget, workspace,
+        api, authors_api, callbacks, callbacks_api, cli, db, errors, health, jobs, logs, metrics, moderator_api,
+        openapi, ops, pages, privacy, widget, workspace,
     )
 
+    logs.init_app(app)
     db.init_app(app)
     privacy.init_app(app)
     jobs.init_app(app)
@@ -33,10 +34,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     errors.init_app(app)
     csrf.init_app(app)
     cli.init_app(app)
+    metrics.init_app(app)
 
     for blueprint in (api.bp, authors_api.bp, callbacks_api.bp, moderator_api.bp, widget.bp):
         csrf.exempt(blueprint)  # keys and tokens, not cookies, authenticate the APIs and the widget
         app.register_blueprint(blueprint)
-    for blueprint in (openapi.bp, pages.bp, workspace.bp):
+    for blueprint in (health.bp, metrics.bp, openapi.bp, ops.bp, pages.bp, workspace.bp):
         app.register_blueprint(blueprint)
     return app

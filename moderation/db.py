@@ -23,6 +23,7 @@ def connect(database_url: str) -> sessionmaker:
         options["connect_args"] = {"timeout": 15}
     else:  # a server may restart under us; a file cannot
         options["pool_pre_ping"] = True
+        options["connect_args"] = {"connect_timeout": 5}  # a host that stops answering fails /readyz, not hangs it
     engine = create_engine(database_url, **options)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _tune_sqlite)

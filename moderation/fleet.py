@@ -117,8 +117,8 @@ def worker_states(redis: Redis, heartbeat: float) -> list[WorkerState]:
     workers RQ no longer knows are dropped."""
     for name in QUEUES:
         clean_worker_registry(Queue(name, connection=redis))
-    workers = Worker.all(connection=redis)
     reports = {key.decode(): json.loads(value) for key, value in redis.hgetall(MODELS_KEY).items()}
+    workers = Worker.all(connection=redis)  # after the reports: a worker registering meanwhile keeps its own
     gone = set(reports) - {worker.name for worker in workers}
     if gone:
         redis.hdel(MODELS_KEY, *gone)
@@ -151,7 +151,8 @@ def failed_jobs(redis: Redis, queue: str | None = None, limit: int = 100) -> lis
         for job in Job.fetch_many(ids, connection=redis):
             if job is None:
                 continue
-            traceback = job.exc_info or ""
+            result = job.latest_result()
+            traceback = (result.exc_string if result else "") or ""
             lines = [line for line in traceback.strip().splitlines() if line.strip()]
             jobs.append(FailedJob(
                 id=job.id, queue=name, description=job.description or job.func_name, error=lines[-1] if lines else "",

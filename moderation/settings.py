@@ -34,6 +34,9 @@ class Settings:
     callback_retries: tuple[int, ...] = (10, 60, 300, 1800, 7200)  # backoff between delivery attempts
     models_dir: str = ""  # the workers' model artifacts; empty: the committed models/artifacts
     log_level: str = "INFO"
+    worker_heartbeat: float = 10.0  # seconds between an idle worker's heartbeats; two missed: dead
+    stuck_after: float = 60.0  # a comment pending longer than this is listed as stuck on the ops page
+    metrics_token: str = ""  # when set, /metrics asks for "Authorization: Bearer <token>"
 
     @classmethod
     def from_env(cls, environ=None) -> "Settings":

@@ -6,13 +6,15 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from .callbacks import announce
+from .counters import count_decisions
 from .errors import IllegalTransition
 from .tables import AuditEvent, Comment, utcnow
 
 ALLOWED = {
     "pending": {"approved", "flagged", "rejected", "withdrawn"},  # by the checks (or the site withdraws it)
     "flagged": {"approved", "rejected", "pending", "withdrawn"},  # by a moderator (or an edit re-checks it)
-    "approved": {"rejected", "pending", "withdrawn"},  # a moderator's reversal
+    "approved": {"rejected", "pending", "withdrawn", "flagged"},  # a moderator's reversal (flagged: a late score
+    # on a comment the fail policy published while its check was down, decisions.redecide_comment)
     "rejected": {"approved", "pending", "withdrawn"},
     "withdrawn": set(),  # deleted by the site or its author: final
 }
@@ -75,6 +77,7 @@ def transition_many(
                 "details": details if details is not None else reasons, "batch_id": batch_id,
                 "created_at": values["decided_at"],
             })
+        count_decisions(session, [group[i] for i in changed], from_status, to_status, actor, reason)  # for /metrics
     if events:
         session.execute(insert(AuditEvent), events)
         announce(session, moved)

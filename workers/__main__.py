@@ -1,38 +1,47 @@
 """python -m workers spam|toxicity|all [--burst]  — a check worker (models loaded first)
 python -m workers callbacks [--burst]          — a callback delivery worker (no models)
-python -m workers sweeper                      — the periodic sweeper"""
+python -m workers scheduler                    — the periodic jobs: sweeper and purge (alias: sweeper)"""
 import argparse
+import dataclasses
 import logging
 import os
 import signal
 import socket
 import threading
 
-from rq import Queue, SimpleWorker
+from rq import Queue
 from sqlalchemy.exc import OperationalError
 
+from moderation import fleet
 from moderation.callbacks import QUEUE as CALLBACKS
+from moderation.counters import record
 from moderation.jobs import REDIS_DOWN
-from moderation.settings import Settings
+from moderation.logs import configure_logging
 from moderation.retention import purge_when_due
-from moderation.sweep import sweep_pending
+from moderation.settings import Settings
+from moderation.sweep import SweepReport, sweep_pending
 from moderation.tables import CHECKS
 
-from .runtime import configure, current, model
+from .runtime import Worker, configure, current, model
 
 log = logging.getLogger("workers")
+PERIODIC = ("scheduler", "sweeper")
 
 
-def run_worker(queues: list[str], burst: bool) -> None:
-    """Work the named queues; a check worker loads its models first. The scheduler moves
-    jobs whose retry interval has passed back to their queue."""
-    for queue in queues:
-        if queue in CHECKS:
-            log.info("loaded %s model %s", queue, model(queue).version)
-    redis = current("redis")
+def run_worker(queues: list[str], burst: bool) -> bool:
+    """Work the named queues; a check worker loads its models first and reports their
+    versions once RQ has registered it. The scheduler moves jobs whose retry interval has
+    passed back to their queue. True if any job was worked."""
+    settings, redis = current("settings"), current("redis")
+    models = {queue: model(queue).version for queue in queues if queue in CHECKS}
     name = f"{'+'.join(queues)}.{socket.gethostname()}.{os.getpid()}"
-    worker = SimpleWorker([Queue(queue, connection=redis) for queue in queues], connection=redis, name=name)
-    worker.work(burst=burst, with_scheduler=True)
+    worker = Worker([Queue(queue, connection=redis) for queue in queues], connection=redis, name=name,
+                    worker_ttl=fleet.worker_ttl(settings.worker_heartbeat))
+    worker.models = models
+    log.info("worker %s starting on %s", name, ", ".join(queues), extra={"worker": name, "models": models})
+    worked = worker.work(burst=burst, with_scheduler=True)
+    log.info("worker %s stopped", name, extra={"worker": name})
+    return worked
 
 
 def run_sweeper() -> None:
@@ -44,9 +53,7 @@ def run_sweeper() -> None:
     settings = current("settings")
     while not stop.is_set():
         try:
-            report = sweep_pending(current("sessions"), current("checks"), settings)
-            if report.enqueued or report.failed or report.callbacks or report.callbacks_failed:
-                log.info("sweep: %s", report)
+            sweep_once()
             purged = purge_when_due(current("sessions"), settings, current("redis"))  # hourly, one sweeper
             if purged:
                 log.info("purge: %s", purged)
@@ -55,15 +62,30 @@ def run_sweeper() -> None:
         stop.wait(settings.sweep_interval)
 
 
+def sweep_once() -> SweepReport:
+    """One sweep, recorded for the ops page (its report) and /metrics (what it re-enqueued)."""
+    redis = current("redis")
+    report = sweep_pending(current("sessions"), current("checks"), current("settings"))
+    if report.enqueued or report.failed or report.callbacks or report.callbacks_failed:
+        log.info("sweep: %s", report, extra=dataclasses.asdict(report))
+    fleet.record_sweep(redis, dataclasses.asdict(report))
+    record(redis, *(("add", name, (kind,), count) for name, kind, count in (
+        ("sweeper_reenqueued", "check", report.enqueued), ("sweeper_reenqueued", "callback", report.callbacks),
+        ("sweeper_failed", "check", report.failed), ("sweeper_failed", "callback", report.callbacks_failed),
+    ) if count))
+    return report
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m workers", description=__doc__)
-    parser.add_argument("role", choices=[*CHECKS, "all", CALLBACKS, "sweeper"])
+    parser = argparse.ArgumentParser(prog="python -m workers", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("role", choices=[*CHECKS, "all", CALLBACKS, *PERIODIC])
     parser.add_argument("--burst", action="store_true", help="stop when the queues are empty")
     args = parser.parse_args()
     settings = Settings.from_env()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    configure_logging(settings.log_level)
     configure(settings)
-    if args.role == "sweeper":
+    if args.role in PERIODIC:
         run_sweeper()
     else:
         run_worker(list(CHECKS) if args.role == "all" else [args.role], args.burst)
