@@ -1,5 +1,6 @@
 """Deciding a comment once both checks are in: the scores, the site's policy and what the
-database knows of the author and the thread, judged by rules.py, applied exactly once."""
+database knows of the author and the thread, judged by rules.py, applied exactly once; and
+deciding it again when a check that failed for good is requeued and scores it after all."""
 from sqlalchemy import exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -9,8 +10,9 @@ from .errors import CommentNotFound
 from .policy import Policy, load_policy
 from .privacy import Vault
 from .rules import Context, decide
-from .tables import CHECKS, Article, Ban, CheckResult, Comment, Site, utcnow
-from .transitions import transition
+from .callbacks import announce
+from .tables import CHECKS, Article, AuditEvent, Ban, CheckResult, Comment, Site, utcnow
+from .transitions import ALLOWED, transition
 from .words import link_hosts
 
 ACTOR = "checks"
@@ -55,6 +57,63 @@ def decide_comment(session: Session, comment: Comment, vault: Vault | None = Non
     status, reason, reasons = decide(results, read_context(session, comment, vault))
     return transition(session, comment, status, actor=ACTOR, reason=reason, reasons=reasons,
                       priority=rank(results, reasons))
+
+
+def fail_policy_stands(session: Session, comment: Comment, check: str) -> bool:
+    """Whether the comment's status is still the fail policy's verdict on `check`: decided by
+    the checks with this check's failure in its reasons, the failure still recorded, and no
+    audited act on the comment since (a moderator's, the site's, an edit, a ban, a reveal)."""
+    if comment.status == "pending" or comment.decided_by != ACTOR:
+        return False
+    if "error" not in (comment.reasons or {}).get("checks", {}).get(check, {}):
+        return False
+    last = session.execute(select(AuditEvent.action, AuditEvent.actor, AuditEvent.to_status)
+                           .where(AuditEvent.comment_id == comment.id).order_by(AuditEvent.id.desc()).limit(1)).first()
+    if last is None or tuple(last) != ("transition", ACTOR, comment.status):
+        return False
+    return session.scalar(select(CheckResult.error).where(
+        CheckResult.comment_id == comment.id, CheckResult.check == check)) is not None
+
+
+def replace_failure(session: Session, comment: Comment, check: str, **outcome) -> bool:
+    """Store a requeued check's score in place of the failure its retries ended in; False if
+    the check has no failure recorded."""
+    result = session.scalar(select(CheckResult).where(
+        CheckResult.comment_id == comment.id, CheckResult.check == check, CheckResult.error.is_not(None)))
+    if result is None:
+        return False
+    for name in ("score", "attributes", "terms", "thresholds", "model_version", "error"):
+        setattr(result, name, outcome.get(name))
+    result.created_at = utcnow()
+    session.flush()
+    return True
+
+
+def redecide_comment(session: Session, comment: Comment, check: str, vault: Vault | None = None, **outcome) -> bool:
+    """A requeued check's score for a comment the fail policy decided because that check
+    failed: the score replaces the failure and the comment is decided again by the normal
+    rules, audited and announced like the first decision (in place when the status stays).
+    Does nothing (False) once anyone acted on the comment since, or when the state machine
+    has no edge to the new status. The comment must be locked (lock_comment)."""
+    if not fail_policy_stands(session, comment, check):
+        return False
+    results = {r.check: r for r in session.scalars(select(CheckResult).where(CheckResult.comment_id == comment.id))}
+    results[check] = CheckResult(comment_id=comment.id, check=check, **outcome)  # not added: judged first
+    status, reason, reasons = decide(results, read_context(session, comment, vault))
+    if status != comment.status and status not in ALLOWED[comment.status]:
+        return False
+    replace_failure(session, comment, check, **outcome)
+    if status != comment.status:
+        return transition(session, comment, status, actor=ACTOR, reason=reason, reasons=reasons,
+                          priority=rank(results, reasons))
+    comment.reason, comment.reasons, comment.priority = reason, reasons, rank(results, reasons)
+    comment.decided_at = utcnow()
+    session.add(AuditEvent(action="transition", actor=ACTOR, comment_id=comment.id, site_id=comment.site_id,
+                           from_status=status, to_status=status, reason=reason, details=reasons,
+                           created_at=comment.decided_at))
+    session.flush()
+    announce(session, [comment])
+    return True
 
 
 def read_context(session: Session, comment: Comment, vault: Vault | None = None) -> Context:

@@ -135,9 +135,9 @@ def admin_required(view):
 
 
 def safe_next(path: str | None, default: str) -> str:
-    """A workspace path to go back to; anything else (another site, a script) is ignored."""
+    """A workspace or ops path to go back to; anything else (another site, a script) is ignored."""
     parts = urlsplit(path or "")
-    inside = parts.path == bp.url_prefix or parts.path.startswith(bp.url_prefix + "/")
+    inside = any(parts.path == prefix or parts.path.startswith(prefix + "/") for prefix in (bp.url_prefix, "/ops"))
     if (not path or parts.scheme or parts.netloc or not inside
             or any(char == "\\" or char < " " for char in path)):
         return default

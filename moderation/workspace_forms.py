@@ -32,6 +32,9 @@ AUDIT_ACTIONS = (
     "transition", "ban", "bulk_approve", "bulk_reject", "bulk_spam", "bulk_ban", "reveal_email",
     "moderator_created", "moderator_changed", "moderator_deactivated", "moderator_reactivated",
     "password_reset", "password_changed", "token_issued", "token_revoked", "policy_changed",
+    "article_changed", "author_erased", "author_exported", "callback_replay", "callback_secret_rotated",
+    "callback_url_set", "callback_url_removed", "site_key_rotated", "email_key_rotated", "fingerprint_key_rotated",
+    "jobs_requeued", "job_deleted",
 )
 
 
