@@ -7,11 +7,12 @@ import hmac
 import re
 import secrets
 import time
+from datetime import datetime
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
-from flask import current_app, request
-from sqlalchemy import select
+from flask import current_app, g, request
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from .errors import Forbidden, Unauthorized
@@ -63,7 +64,9 @@ def find_site(session: Session, slug: str) -> Site | None:
 
 def authenticate(session: Session, key: str) -> SiteRef:
     """The site a key belongs to: looked up by the key's public prefix, then its digest
-    compared in constant time. A process trusts an answer for `site_cache_seconds`."""
+    compared in constant time. A process trusts an answer for `site_cache_seconds` (so a key
+    revoked now may still work that long in a process that looked it up just before), never
+    past a key's own `revoked_at`."""
     match = KEY_PATTERN.match(key or "")
     if not match:
         raise Unauthorized("Send a valid site API key as 'Authorization: Bearer <key>'.")
@@ -78,15 +81,19 @@ def _lookup_key(session: Session, prefix: str) -> tuple[str, SiteRef | None]:
     cached = cache.get(prefix)
     if cached and cached[0] > time.monotonic():
         return cached[1]
+    now = utcnow()
     row = session.execute(
-        select(SiteKey.digest, Site.id, Site.slug)
+        select(SiteKey.digest, SiteKey.revoked_at, Site.id, Site.slug)
         .join(Site)
-        .where(SiteKey.prefix == prefix, SiteKey.revoked_at.is_(None))
+        .where(SiteKey.prefix == prefix, or_(SiteKey.revoked_at.is_(None), SiteKey.revoked_at > now))
     ).first()
     if row is None:
         return "", None
     answer = (row.digest, SiteRef(row.id, row.slug))
-    cache[prefix] = (time.monotonic() + current_app.config["SETTINGS"].site_cache_seconds, answer)
+    trusted = current_app.config["SETTINGS"].site_cache_seconds
+    if row.revoked_at is not None:  # a key retiring later is trusted no longer than it lives
+        trusted = min(trusted, (row.revoked_at - now).total_seconds())
+    cache[prefix] = (time.monotonic() + trusted, answer)
     return answer
 
 
@@ -95,15 +102,20 @@ def authenticated_site(session: Session) -> SiteRef:
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer":
         raise Unauthorized("Send the site API key as 'Authorization: Bearer <key>'.")
-    return authenticate(session, key.strip())
+    site = authenticate(session, key.strip())
+    g.site_slug = site.slug  # for the request's log line and metrics
+    return site
 
 
-def revoke_keys(session: Session, site: Site, keep: str | None = None) -> int:
-    """Revoke every active key of a site except `keep`."""
+def revoke_keys(session: Session, site: Site, keep: str | None = None, at: datetime | None = None) -> int:
+    """Revoke every active key of a site except `keep`: now, or from `at` on (a key already
+    due to retire sooner keeps its earlier time). Returns how many keys it changed."""
+    at = at or utcnow()
     count = 0
     for site_key in site.keys:
-        if site_key.revoked_at is None and (keep is None or site_key.digest != digest(keep)):
-            site_key.revoked_at = utcnow()
+        active = site_key.revoked_at is None or site_key.revoked_at > at
+        if active and (keep is None or site_key.digest != digest(keep)):
+            site_key.revoked_at = at
             count += 1
     return count
 
@@ -160,6 +172,7 @@ def publishable_site(session: Session, key: str | None, origin: str | None, trus
         raise Forbidden("This page's origin may not post to this site.") from None
     if origin not in (row.allowed_origins or []) and origin not in trusted:
         raise Forbidden("This page's origin may not post to this site.")
+    g.site_slug = row.slug  # for the request's log line and metrics
     return SiteRef(row.id, row.slug)
 
 
