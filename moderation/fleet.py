@@ -153,7 +153,8 @@ def failed_jobs(redis: Redis, queue: str | None = None, limit: int = 100) -> lis
                 continue
             result = job.latest_result()
             traceback = (result.exc_string if result else "") or ""
-            lines = [line for line in traceback.strip().splitlines() if line.strip()]
+            lines = [line for line in traceback.strip().splitlines()
+                     if line.strip() and not line.startswith("(Background on this error")]  # SQLAlchemy's link
             jobs.append(FailedJob(
                 id=job.id, queue=name, description=job.description or job.func_name, error=lines[-1] if lines else "",
                 traceback=traceback, ended_at=job.ended_at, subject=str(job.args[0]) if job.args else "",

@@ -34,7 +34,8 @@ class CheckQueues:
         self.queues = {check: Queue(check, connection=redis) for check in CHECKS}
         self.options = {
             "timeout": settings.check_timeout,
-            "retry": Retry(max=len(settings.check_retries), interval=list(settings.check_retries)),
+            "retry": Retry(max=len(settings.check_retries), interval=list(settings.check_retries))
+            if settings.check_retries else None,  # none: a failed try is final
             "on_failure": Callback(FAILURE_CALLBACK),
             "result_ttl": 3600,
         }

@@ -37,6 +37,7 @@ class Settings:
     worker_heartbeat: float = 10.0  # seconds between an idle worker's heartbeats; two missed: dead
     stuck_after: float = 60.0  # a comment pending longer than this is listed as stuck on the ops page
     metrics_token: str = ""  # when set, /metrics asks for "Authorization: Bearer <token>"
+    proxy_hops: int = 0  # trusted reverse proxies in front (nginx: 1), whose X-Forwarded-For/-Proto are believed
 
     @classmethod
     def from_env(cls, environ=None) -> "Settings":
@@ -45,7 +46,7 @@ class Settings:
         values = {}
         for f in fields(cls):
             raw = environ.get(f"MODERATION_{f.name.upper()}")
-            if raw is None:
+            if raw is None or not raw.strip():  # set but empty: as if unset (a default, or a missing secret)
                 continue
             values[f.name] = _parse(f.type, raw)
         missing = [name for name in SECRETS if not values.get(name)]

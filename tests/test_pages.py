@@ -411,3 +411,20 @@ def test_a_robot_that_fills_the_honeypot_is_answered_as_usual(client, app, site)
     with transaction(app.extensions["sessions"]) as session:
         comment = session.scalar(select(Comment).where(Comment.public_id == comment_id))
         assert (comment.status, comment.reason) == ("rejected", "spam")
+
+
+@pytest.mark.parametrize(("proxy_hops", "fingerprinted"), [(0, "127.0.0.1"), (1, "203.0.113.7")])
+def test_the_readers_address_comes_from_a_trusted_proxy_only(settings, site, proxy_hops, fingerprinted):
+    """Behind nginx (MODERATION_PROXY_HOPS=1) the reader's address is X-Forwarded-For's, so
+    flood limits and fingerprints see each reader; without a trusted proxy the header is ignored."""
+    from dataclasses import replace
+
+    from moderation import create_app
+
+    app = create_app(replace(settings, proxy_hops=proxy_hops))
+    client = app.test_client()
+    client.environ_base["HTTP_X_FORWARDED_FOR"] = "203.0.113.7"
+    comment_id = posted_id(post_reply(client))
+    with app.extensions["sessions"]() as session:
+        stored = session.scalar(select(Comment.ip_fingerprint).where(Comment.public_id == comment_id))
+    assert stored == app.extensions["vault"].fingerprint(fingerprinted, "ip")

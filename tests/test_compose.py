@@ -1,0 +1,375 @@
+"""The production shape (docker-compose.yml, the Dockerfile, deploy/) without a Docker engine:
+the compose file is read as compose reads it — services, commands that exist, settings the
+reader knows, secrets that must be given, scalable workers, PostgreSQL and Redis with
+volumes and health checks — and then each service's own command runs here as a real
+process, against a private PostgreSQL database and the tests' redis-server, and must reach
+ready. `Processes` and `private_postgres` serve tests/test_production.py too."""
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+from cryptography.fernet import Fernet
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from conftest import POSTGRES_URL, free_port, skip_or_fail
+from moderation import fleet
+from moderation.settings import SECRETS, MissingSetting, Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+SERVICES = COMPOSE["services"]
+APP_SERVICES = ("web", "migrate", "spam", "toxicity", "callbacks", "scheduler")
+WORKERS = ("spam", "toxicity", "callbacks", "scheduler")
+EXAMPLES = {"deploy/production.env": ROOT / "deploy/production.env.example",
+            "deploy/postgres.env": ROOT / "deploy/postgres.env.example"}
+SETTING_NAMES = {f"MODERATION_{name.upper()}" for name in Settings.__dataclass_fields__}
+NGINX_MAIN = """worker_processes 1;
+error_log {dir}/nginx-error.log warn;
+pid {dir}/nginx.pid;
+daemon off;
+events {{ worker_connections 256; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    include {dir}/site.conf;
+}}
+"""
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """NAME=value lines, as compose reads an env_file (comments and blank lines skipped)."""
+    values = {}
+    for line in path.read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            name, _, value = line.partition("=")
+            values[name.strip()] = value
+    return values
+
+
+def as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def test_every_process_of_the_production_shape_is_a_service():
+    assert set(SERVICES) == {"nginx", *APP_SERVICES, "postgres", "redis"}
+
+
+def test_worker_commands_are_roles_that_python_m_workers_accepts():
+    shown = subprocess.run([sys.executable, "-m", "workers", "--help"], cwd=ROOT, capture_output=True, text=True,
+                           check=True).stdout
+    roles = set(re.search(r"\{([a-z,]+)\}", shown).group(1).split(","))
+    for name in WORKERS:
+        python, module, workers, role = SERVICES[name]["command"]
+        assert (python, module, workers) == ("python", "-m", "workers"), name
+        assert role in roles, f"{name}: `python -m workers {role}` is not a role ({sorted(roles)})"
+    assert SERVICES["scheduler"]["command"][-1] == "scheduler"
+
+
+def test_flask_commands_exist(tmp_path):
+    command = SERVICES["migrate"]["command"]
+    assert command[:3] == ["flask", "--app", "moderation"]
+    shown = subprocess.run(host_argv(["flask", "--app", "moderation", "--help"]), cwd=ROOT, capture_output=True,
+                           text=True, env=compose_env(), check=True).stdout
+    listed = set(re.findall(r"^  ([a-z][a-z-]+)\s", shown, re.M))
+    assert command[3] in listed, f"`flask {command[3]}` is not a command ({sorted(listed)})"
+
+
+def test_web_runs_gunicorn_with_a_config_that_loads_the_app():
+    command = SERVICES["web"]["command"]
+    assert command[:2] == ["gunicorn", "-c"] and (ROOT / command[2]).is_file()
+    checked = subprocess.run(host_argv([*command, "--check-config"]), cwd=ROOT, capture_output=True, text=True,
+                             env=compose_env())
+    assert checked.returncode == 0, checked.stdout + checked.stderr  # imports the config and loads the app
+
+
+def test_every_moderation_variable_is_a_setting_and_every_secret_is_asked_for():
+    named = set(re.findall(r"MODERATION_[A-Z0-9_]+", (ROOT / "docker-compose.yml").read_text()))
+    for example in EXAMPLES.values():
+        named |= set(re.findall(r"MODERATION_[A-Z0-9_]+", example.read_text()))
+    assert named - SETTING_NAMES == set(), "names the settings reader does not know"
+    production = read_env_file(EXAMPLES["deploy/production.env"])
+    required = {f"MODERATION_{name.upper()}" for name in SECRETS} | {"MODERATION_DATABASE_URL"}
+    assert required <= set(production)
+    assert read_env_file(EXAMPLES["deploy/postgres.env"]) == {"POSTGRES_PASSWORD": ""}
+    assert all(value == "" for value in production.values()), "no default secret, no default password"
+
+
+def test_the_unfilled_example_stops_the_migration_naming_the_missing_secrets():
+    unfilled = read_env_file(EXAMPLES["deploy/production.env"])
+    with pytest.raises(MissingSetting):
+        Settings.from_env(unfilled)
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("MODERATION_")}, **unfilled}
+    refused = subprocess.run(service_argv("migrate"), cwd=ROOT, capture_output=True, text=True, env=env)
+    assert refused.returncode != 0  # and then compose starts nothing else
+    for name in SECRETS:
+        assert f"MODERATION_{name.upper()}" in refused.stderr.splitlines()[-1]
+
+
+def test_settings_come_from_env_files_that_have_examples():
+    for name in APP_SERVICES:
+        assert as_list(SERVICES[name]["env_file"]) == ["deploy/production.env"], name
+    assert as_list(SERVICES["postgres"]["env_file"]) == ["deploy/postgres.env"]
+    assert "POSTGRES_PASSWORD" not in json.dumps(SERVICES["postgres"].get("environment", {}))
+
+
+def test_workers_and_web_can_be_scaled_and_only_nginx_is_published():
+    for name in (*APP_SERVICES, "postgres", "redis"):
+        assert "container_name" not in SERVICES[name], name
+        assert "ports" not in SERVICES[name], f"{name} publishes a port"
+    assert SERVICES["nginx"]["ports"]
+    assert "/etc/nginx/conf.d/default.conf" in " ".join(SERVICES["nginx"]["volumes"])
+
+
+def test_postgres_and_redis_keep_their_data_and_report_health():
+    for name in ("postgres", "redis"):
+        service = SERVICES[name]
+        volume = service["volumes"][0].split(":")[0]
+        assert volume in COMPOSE["volumes"], f"{name}: data on a named volume"
+        assert service["healthcheck"]["test"], name
+    assert "--appendonly" in SERVICES["redis"]["command"]
+    assert SERVICES["redis"]["command"][SERVICES["redis"]["command"].index("--appendonly") + 1] == "yes"
+
+
+def test_everything_waits_for_the_migration_and_the_proxy_for_a_healthy_web():
+    for name in ("web", *WORKERS):
+        assert SERVICES[name]["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}, name
+    assert SERVICES["migrate"]["depends_on"]["postgres"] == {"condition": "service_healthy"}
+    assert SERVICES["migrate"]["restart"] == "no"
+    assert SERVICES["nginx"]["depends_on"]["web"] == {"condition": "service_healthy"}
+    assert "/healthz" in " ".join(SERVICES["web"]["healthcheck"]["test"])
+
+
+def test_the_image_runs_as_a_user_and_holds_code_and_models_but_no_secret():
+    lines = [line.strip() for line in (ROOT / "Dockerfile").read_text().splitlines()
+             if line.strip() and not line.startswith("#")]
+    assert lines[0] == "FROM python:3.11-slim"
+    assert any(line == "RUN pip install -r requirements.txt" for line in lines)
+    users = [line.split()[1] for line in lines if line.startswith("USER ")]
+    assert users and users[-1] not in ("root", "0")
+    copied = {line.split()[1].rstrip("/") for line in lines if line.startswith("COPY ")}
+    assert {"requirements.txt", "alembic.ini", "migrations", "moderation", "workers", "models",
+            "deploy/gunicorn.conf.py"} <= copied
+    assert not {path for path in copied if path in (".", "deploy") or path.endswith(".env")}
+
+
+def test_nginx_accepts_its_config(tmp_path):
+    if not shutil.which("nginx"):
+        pytest.skip("nginx is not installed here (docker-compose.yml runs the nginx image)")
+    main = render_nginx(tmp_path, f"127.0.0.1:{free_port()}", free_port())
+    checked = subprocess.run(["nginx", "-t", "-p", str(tmp_path), "-c", str(main)], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr
+
+
+# -- each service's command, run here -------------------------------------------------------
+
+
+def test_each_service_starts_and_reaches_ready(tmp_path, redis_server, redis):
+    with private_postgres("saring_compose") as database_url, Processes(tmp_path) as processes:
+        env = compose_env(MODERATION_DATABASE_URL=database_url, MODERATION_REDIS_URL=redis_server.url)
+
+        migrate = processes.run("migrate", service_argv("migrate"), service_env("migrate", env, tmp_path))
+        assert migrate.returncode == 0, processes.tail("migrate")
+        assert "up to date" in processes.tail("migrate")
+
+        port = free_port()
+        web_env = {**service_env("web", env, tmp_path), "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{port}"}
+        processes.start("web", service_argv("web"), web_env)
+        base = f"http://127.0.0.1:{port}"
+        if shutil.which("nginx"):  # as compose runs it: clients reach gunicorn through nginx only
+            proxy = free_port()
+            main = render_nginx(tmp_path / "nginx", f"127.0.0.1:{port}", proxy)
+            processes.start("nginx", ["nginx", "-p", str(tmp_path / "nginx"), "-c", str(main)], env)
+            base = f"http://127.0.0.1:{proxy}"
+        for name in WORKERS:
+            processes.start(name, service_argv(name), service_env(name, env, tmp_path))
+
+        ready = processes.wait_until_ready(base, timeout=120)
+        assert {queue for queue, state in ready["workers"]["queues"].items() if state["live"]} == set(fleet.QUEUES)
+        assert all(ready["workers"]["queues"][check]["models"] for check in ("spam", "toxicity"))
+        assert ready["migrations"]["ok"] and ready["database"]["ok"] and ready["redis"]["ok"]
+        assert fetch(base + "/healthz")[0] == 200
+        wait_for(lambda: fleet.last_sweep(redis) is not None, 30, "the scheduler never swept")
+        for line in processes.tail("web", 1000).splitlines():  # the web process logs JSON lines only
+            assert isinstance(json.loads(line), dict), line
+
+        for name in reversed(processes.names()):  # `docker compose stop`: SIGTERM, and a clean exit
+            assert processes.stop(name) == 0, processes.tail(name)
+
+
+# -- helpers, shared with tests/test_production.py -----------------------------------------
+
+
+def host_argv(command: list[str]) -> list[str]:
+    """A compose command as this machine runs it: the venv's python, gunicorn and flask."""
+    tools = {"python": sys.executable, "gunicorn": str(Path(sys.executable).with_name("gunicorn")),
+             "flask": str(Path(sys.executable).with_name("flask"))}
+    return [tools.get(command[0], command[0]), *command[1:]]
+
+
+def service_argv(name: str) -> list[str]:
+    return host_argv(SERVICES[name]["command"])
+
+
+def compose_env(**overrides) -> dict[str, str]:
+    """This machine's environment without MODERATION_* variables, plus the production
+    example's variables filled in with fresh test secrets, plus `overrides`."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("MODERATION_")}
+    filled = {
+        "MODERATION_SECRET_KEY": uuid.uuid4().hex,
+        "MODERATION_EMAIL_KEYS": Fernet.generate_key().decode(),
+        "MODERATION_FINGERPRINT_KEY": uuid.uuid4().hex,
+        "MODERATION_DATABASE_URL": "postgresql+psycopg://saring@127.0.0.1:1/unused",
+    }
+    for name in read_env_file(EXAMPLES["deploy/production.env"]):
+        env[name] = filled[name]
+    return {**env, "PYTHONPATH": str(ROOT), **overrides}
+
+
+def service_env(name: str, env: dict, tmp_path: Path) -> dict[str, str]:
+    """`env` plus the service's own `environment`, with compose's host names and container
+    paths pointed at this machine's."""
+    own = dict(SERVICES[name].get("environment") or {})
+    own.pop("MODERATION_REDIS_URL", None)  # redis://redis:6379/0: here, the tests' redis-server
+    if "PROMETHEUS_MULTIPROC_DIR" in own:
+        own["PROMETHEUS_MULTIPROC_DIR"] = str(tmp_path / f"{name}-metrics")
+    return {**env, **{key: str(value) for key, value in own.items()}}
+
+
+def render_nginx(directory: Path, upstream: str, port: int) -> Path:
+    """deploy/nginx.conf inside a minimal main config, `web:8000` and `listen 80` pointed here."""
+    directory.mkdir(parents=True, exist_ok=True)
+    site = (ROOT / "deploy/nginx.conf").read_text()
+    assert "server web:8000;" in site and "listen 80;" in site
+    site = site.replace("server web:8000;", f"server {upstream};").replace("listen 80;", f"listen 127.0.0.1:{port};")
+    (directory / "site.conf").write_text(site)
+    main = directory / "nginx.conf"
+    main.write_text(NGINX_MAIN.format(dir=directory))
+    return main
+
+
+def fetch(url: str, timeout: float = 5) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def wait_for(condition, timeout: float, message: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        time.sleep(0.2)
+    raise AssertionError(message)
+
+
+@contextlib.contextmanager
+def private_postgres(prefix: str):
+    """A database of its own on the local PostgreSQL (skipped without one, failed in CI),
+    dropped after."""
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text("select 1"))
+    except Exception as error:
+        admin.dispose()
+        skip_or_fail(f"PostgreSQL is not reachable at {POSTGRES_URL}: {type(error).__name__}")
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as connection:
+        connection.execute(text(f'create database "{name}"'))
+    try:
+        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'drop database if exists "{name}" with (force)'))
+        admin.dispose()
+
+
+class Processes:
+    """Real processes, each in its own process group with its output in <dir>/<name>.log;
+    leaving the `with` block kills every group still running."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self.running: dict[str, subprocess.Popen] = {}
+
+    def __enter__(self) -> "Processes":
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        for process in self.running.values():
+            if process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait(10)
+
+    def start(self, name: str, argv: list[str], env: dict) -> subprocess.Popen:
+        with open(self.directory / f"{name}.log", "ab") as log:
+            process = subprocess.Popen(argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                                       stderr=subprocess.STDOUT, start_new_session=True)
+        self.running[name] = process
+        return process
+
+    def run(self, name: str, argv: list[str], env: dict, timeout: float = 120) -> subprocess.Popen:
+        process = self.start(name, argv, env)
+        process.wait(timeout)
+        return process
+
+    def names(self) -> list[str]:
+        return [name for name, process in self.running.items() if process.poll() is None]
+
+    def stop(self, name: str, timeout: float = 30) -> int:
+        """SIGTERM, as `docker compose stop` sends; the exit status."""
+        process = self.running[name]
+        process.send_signal(signal.SIGTERM)
+        return process.wait(timeout)
+
+    def kill(self, name: str) -> None:
+        """SIGKILL the process (not its group: gunicorn's workers die with their master)."""
+        process = self.running[name]
+        process.kill()
+        process.wait(10)
+
+    def tail(self, name: str, lines: int = 40) -> str:
+        path = self.directory / f"{name}.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+    def check_alive(self) -> None:
+        for name, process in self.running.items():
+            if process.returncode is None and process.poll() is not None:
+                raise AssertionError(f"{name} exited with {process.returncode}:\n{self.tail(name)}")
+
+    def wait_until_ready(self, base: str, timeout: float) -> dict:
+        """/readyz's JSON once it answers 200; fails with the last answer and the logs."""
+        deadline, answer = time.monotonic() + timeout, None
+        while time.monotonic() < deadline:
+            self.check_alive()
+            try:
+                status, body = fetch(base + "/readyz")
+                answer = json.loads(body)
+                if status == 200:
+                    return answer
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.5)
+        logs = "\n".join(f"--- {name}\n{self.tail(name)}" for name in self.running)
+        raise AssertionError(f"/readyz never answered 200; last: {answer}\n{logs}")
