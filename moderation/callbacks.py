@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from .audit import record_event
 from .errors import InvalidFields
-from .jobs import REDIS_DOWN, connect_redis
+from .jobs import FAILURE_CALLBACK_TIMEOUT, REDIS_DOWN, connect_redis
 from .settings import Settings
 from .tables import CHECKS, Article, CallbackEvent, CheckResult, Comment, Site, utcnow
 
@@ -44,7 +44,7 @@ class CallbackQueue:
         self.options = {
             "timeout": math.ceil(settings.callback_timeout * 3) + 10,  # resolve, connect, send, read
             "retry": Retry(max=len(retries), interval=retries) if retries else None,
-            "on_failure": Callback(FAILURE_CALLBACK),
+            "on_failure": Callback(FAILURE_CALLBACK, timeout=FAILURE_CALLBACK_TIMEOUT),
             "result_ttl": 3600,
         }
 

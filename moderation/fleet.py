@@ -103,7 +103,7 @@ def queue_states(redis: Redis, minutes: int = 10) -> list[QueueState]:
             name=name,
             depth=queue.count,
             oldest_age=max(0.0, now - enqueued.timestamp()) if enqueued else None,
-            started=queue.started_job_registry.count,
+            started=queue.started_job_registry.get_job_count(cleanup=False),  # the sweeper handles abandoned jobs
             scheduled=queue.scheduled_job_registry.count,
             failed=queue.failed_job_registry.count,
             done=[done for done, _ in counts],

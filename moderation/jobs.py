@@ -16,6 +16,7 @@ log = logging.getLogger(__name__)
 CHECK_FUNCTIONS = {check: f"workers.checks.check_{check}" for check in CHECKS}
 FAILURE_CALLBACK = "workers.checks.on_check_failure"
 REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
+FAILURE_CALLBACK_TIMEOUT = 10  # seconds a job's failure callback may take (RQ's default: 60)
 
 
 def connect_redis(url: str) -> Redis:
@@ -36,7 +37,7 @@ class CheckQueues:
             "timeout": settings.check_timeout,
             "retry": Retry(max=len(settings.check_retries), interval=list(settings.check_retries))
             if settings.check_retries else None,  # none: a failed try is final
-            "on_failure": Callback(FAILURE_CALLBACK),
+            "on_failure": Callback(FAILURE_CALLBACK, timeout=FAILURE_CALLBACK_TIMEOUT),
             "result_ttl": 3600,
         }
 

@@ -6,15 +6,23 @@ RQ's failed registry is not retried forever: its check is recorded as failed, an
 comment follows the fail policy. Callback events are swept the same way: an undelivered
 event with no live delivery job is enqueued again, and one whose job is in the failed
 registry (its worker died before the failure callback ran) is marked failed.
+
+A job whose worker died mid-job (killed, out of memory, the host gone) stays `started`
+until its entry in RQ's started registry expires; RQ's own cleanup then retries it, or
+fails it when no retry is left. RQ's workers run that cleanup only every ten minutes, so
+each sweep runs it first.
 """
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
 from redis import Redis
 from rq.job import Job, JobStatus
+from rq.registry import StartedJobRegistry
 from sqlalchemy import select, update
 from sqlalchemy.orm import sessionmaker
 
+from .callbacks import QUEUE as CALLBACKS
 from .callbacks import CallbackQueue, delivery_job_id
 from .decisions import record_failures
 from .jobs import CheckQueues, job_id
@@ -32,10 +40,11 @@ class SweepReport:
     failed: int = 0
     callbacks: int = 0  # undelivered callback events enqueued again
     callbacks_failed: int = 0
+    abandoned: int = 0  # jobs whose worker died mid-job, retried or failed by RQ
 
 
 def sweep_pending(sessions: sessionmaker, checks: CheckQueues, settings: Settings) -> SweepReport:
-    report = SweepReport()
+    report = SweepReport(abandoned=handle_abandoned(checks.redis))
     cutoff = utcnow() - timedelta(seconds=settings.sweep_after)
     with sessions() as session:
         stale = session.execute(
@@ -92,6 +101,20 @@ def sweep_callbacks(sessions: sessionmaker, callbacks: CallbackQueue, settings: 
         with sessions.begin() as session:
             session.execute(update(CallbackEvent).where(CallbackEvent.event_id.in_(failed)).values(failed_at=utcnow()))
     return len(lost), len(failed)
+
+
+def handle_abandoned(redis: Redis) -> int:
+    """Have RQ retry (or fail, running the failure callback) every job whose worker died
+    mid-job: those whose entry in a started registry has expired. Returns how many entries
+    had expired."""
+    abandoned, now = 0, time.time()
+    for queue in (*CHECKS, CALLBACKS):
+        registry = StartedJobRegistry(queue, connection=redis)
+        expired = registry.get_expired_job_ids(now)
+        if expired:
+            registry.cleanup(now)
+            abandoned += len(expired)
+    return abandoned
 
 
 def job_statuses(redis: Redis, comment_id: str, checks: list[str]) -> dict[str, JobStatus | None]:

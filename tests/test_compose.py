@@ -3,38 +3,25 @@ the compose file is read as compose reads it — services, commands that exist, 
 reader knows, secrets that must be given, scalable workers, PostgreSQL and Redis with
 volumes and health checks — and then each service's own command runs here as a real
 process, against a private PostgreSQL database and the tests' redis-server, and must reach
-ready. `Processes` and `private_postgres` serve tests/test_production.py too."""
-import contextlib
+ready (tests/stack.py runs the processes)."""
 import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
-import uuid
 from pathlib import Path
 
 import pytest
-import yaml
-from cryptography.fernet import Fernet
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
-from conftest import POSTGRES_URL, free_port, skip_or_fail
+from conftest import free_port
 from moderation import fleet
 from moderation.settings import SECRETS, MissingSetting, Settings
+from stack import (COMPOSE, EXAMPLES, ROOT, SERVICES, Processes, compose_env, fetch, host_argv, private_postgres,
+                   read_env_file, service_argv, service_env, wait_for)
 
-ROOT = Path(__file__).resolve().parent.parent
-COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-SERVICES = COMPOSE["services"]
 APP_SERVICES = ("web", "migrate", "spam", "toxicity", "callbacks", "scheduler")
 WORKERS = ("spam", "toxicity", "callbacks", "scheduler")
-EXAMPLES = {"deploy/production.env": ROOT / "deploy/production.env.example",
-            "deploy/postgres.env": ROOT / "deploy/postgres.env.example"}
 SETTING_NAMES = {f"MODERATION_{name.upper()}" for name in Settings.__dataclass_fields__}
 NGINX_MAIN = """worker_processes 1;
 error_log {dir}/nginx-error.log warn;
@@ -51,16 +38,6 @@ http {{
     include {dir}/site.conf;
 }}
 """
-
-
-def read_env_file(path: Path) -> dict[str, str]:
-    """NAME=value lines, as compose reads an env_file (comments and blank lines skipped)."""
-    values = {}
-    for line in path.read_text().splitlines():
-        if line.strip() and not line.lstrip().startswith("#"):
-            name, _, value = line.partition("=")
-            values[name.strip()] = value
-    return values
 
 
 def as_list(value) -> list:
@@ -213,43 +190,7 @@ def test_each_service_starts_and_reaches_ready(tmp_path, redis_server, redis):
             assert processes.stop(name) == 0, processes.tail(name)
 
 
-# -- helpers, shared with tests/test_production.py -----------------------------------------
-
-
-def host_argv(command: list[str]) -> list[str]:
-    """A compose command as this machine runs it: the venv's python, gunicorn and flask."""
-    tools = {"python": sys.executable, "gunicorn": str(Path(sys.executable).with_name("gunicorn")),
-             "flask": str(Path(sys.executable).with_name("flask"))}
-    return [tools.get(command[0], command[0]), *command[1:]]
-
-
-def service_argv(name: str) -> list[str]:
-    return host_argv(SERVICES[name]["command"])
-
-
-def compose_env(**overrides) -> dict[str, str]:
-    """This machine's environment without MODERATION_* variables, plus the production
-    example's variables filled in with fresh test secrets, plus `overrides`."""
-    env = {name: value for name, value in os.environ.items() if not name.startswith("MODERATION_")}
-    filled = {
-        "MODERATION_SECRET_KEY": uuid.uuid4().hex,
-        "MODERATION_EMAIL_KEYS": Fernet.generate_key().decode(),
-        "MODERATION_FINGERPRINT_KEY": uuid.uuid4().hex,
-        "MODERATION_DATABASE_URL": "postgresql+psycopg://saring@127.0.0.1:1/unused",
-    }
-    for name in read_env_file(EXAMPLES["deploy/production.env"]):
-        env[name] = filled[name]
-    return {**env, "PYTHONPATH": str(ROOT), **overrides}
-
-
-def service_env(name: str, env: dict, tmp_path: Path) -> dict[str, str]:
-    """`env` plus the service's own `environment`, with compose's host names and container
-    paths pointed at this machine's."""
-    own = dict(SERVICES[name].get("environment") or {})
-    own.pop("MODERATION_REDIS_URL", None)  # redis://redis:6379/0: here, the tests' redis-server
-    if "PROMETHEUS_MULTIPROC_DIR" in own:
-        own["PROMETHEUS_MULTIPROC_DIR"] = str(tmp_path / f"{name}-metrics")
-    return {**env, **{key: str(value) for key, value in own.items()}}
+# -- helpers ---------------------------------------------------------------------------------
 
 
 def render_nginx(directory: Path, upstream: str, port: int) -> Path:
@@ -262,114 +203,3 @@ def render_nginx(directory: Path, upstream: str, port: int) -> Path:
     main = directory / "nginx.conf"
     main.write_text(NGINX_MAIN.format(dir=directory))
     return main
-
-
-def fetch(url: str, timeout: float = 5) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
-
-
-def wait_for(condition, timeout: float, message: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.2)
-    raise AssertionError(message)
-
-
-@contextlib.contextmanager
-def private_postgres(prefix: str):
-    """A database of its own on the local PostgreSQL (skipped without one, failed in CI),
-    dropped after."""
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text("select 1"))
-    except Exception as error:
-        admin.dispose()
-        skip_or_fail(f"PostgreSQL is not reachable at {POSTGRES_URL}: {type(error).__name__}")
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'create database "{name}"'))
-    try:
-        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'drop database if exists "{name}" with (force)'))
-        admin.dispose()
-
-
-class Processes:
-    """Real processes, each in its own process group with its output in <dir>/<name>.log;
-    leaving the `with` block kills every group still running."""
-
-    def __init__(self, directory: Path):
-        self.directory = directory
-        self.running: dict[str, subprocess.Popen] = {}
-
-    def __enter__(self) -> "Processes":
-        return self
-
-    def __exit__(self, *_exc) -> None:
-        for process in self.running.values():
-            if process.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait(10)
-
-    def start(self, name: str, argv: list[str], env: dict) -> subprocess.Popen:
-        with open(self.directory / f"{name}.log", "ab") as log:
-            process = subprocess.Popen(argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log,
-                                       stderr=subprocess.STDOUT, start_new_session=True)
-        self.running[name] = process
-        return process
-
-    def run(self, name: str, argv: list[str], env: dict, timeout: float = 120) -> subprocess.Popen:
-        process = self.start(name, argv, env)
-        process.wait(timeout)
-        return process
-
-    def names(self) -> list[str]:
-        return [name for name, process in self.running.items() if process.poll() is None]
-
-    def stop(self, name: str, timeout: float = 30) -> int:
-        """SIGTERM, as `docker compose stop` sends; the exit status."""
-        process = self.running[name]
-        process.send_signal(signal.SIGTERM)
-        return process.wait(timeout)
-
-    def kill(self, name: str) -> None:
-        """SIGKILL the process (not its group: gunicorn's workers die with their master)."""
-        process = self.running[name]
-        process.kill()
-        process.wait(10)
-
-    def tail(self, name: str, lines: int = 40) -> str:
-        path = self.directory / f"{name}.log"
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
-
-    def check_alive(self) -> None:
-        for name, process in self.running.items():
-            if process.returncode is None and process.poll() is not None:
-                raise AssertionError(f"{name} exited with {process.returncode}:\n{self.tail(name)}")
-
-    def wait_until_ready(self, base: str, timeout: float) -> dict:
-        """/readyz's JSON once it answers 200; fails with the last answer and the logs."""
-        deadline, answer = time.monotonic() + timeout, None
-        while time.monotonic() < deadline:
-            self.check_alive()
-            try:
-                status, body = fetch(base + "/readyz")
-                answer = json.loads(body)
-                if status == 200:
-                    return answer
-            except (OSError, ValueError):
-                pass
-            time.sleep(0.5)
-        logs = "\n".join(f"--- {name}\n{self.tail(name)}" for name in self.running)
-        raise AssertionError(f"/readyz never answered 200; last: {answer}\n{logs}")

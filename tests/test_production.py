@@ -13,7 +13,6 @@ import http.cookiejar
 import json
 import re
 import time
-import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -21,8 +20,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from redis import Redis
 from sqlalchemy import create_engine, text
 
-from conftest import free_port
-from test_compose import Processes, compose_env, private_postgres, service_argv, service_env, wait_for
+from stack import (Processes, call, compose_env, create_site, fetch, flask_argv, private_postgres, service_argv,
+                   start_web, wait_for)
+from stack import submit as post_comment
 
 ADMIN, PASSWORD = "ops-admin", "a long admin password"
 HEARTBEAT = 1  # seconds: a killed worker counts as dead after 2 x 1 + 5 s
@@ -58,22 +58,8 @@ class Browser:
             return response.read().decode()
 
 
-def call(base: str, method: str, path: str, key: str, body: dict | None = None) -> tuple[int, dict]:
-    request = urllib.request.Request(base + path, method=method, data=json.dumps(body).encode() if body else None,
-                                     headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
-
-
 def submit(base: str, key: str, number: int, content: str) -> str:
-    status, answer = call(base, "POST", "/api/v1/comments", key, {
-        "article_id": "dialog-rusia-as", "article_title": "Rusia dan Amerika Serikat: Upaya Memulihkan Dialog",
-        "article_url": "https://poroswarta.example/dialog-rusia-as", "author_name": f"Pembaca {number}",
-        "author_email": f"pembaca{number}@example.co.id", "content": content, "user_ip": f"10.0.0.{number}",
-    })
+    status, answer = post_comment(base, key, number, content)
     assert status == 202, answer
     return answer["id"]
 
@@ -94,11 +80,8 @@ def not_ready(base: str) -> tuple[int, dict] | None:
 
 
 def readyz(base: str) -> tuple[int, dict]:
-    try:
-        with urllib.request.urlopen(base + "/readyz", timeout=5) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
+    status, body = fetch(base + "/readyz")
+    return status, json.loads(body)
 
 
 def metrics(base: str) -> dict[tuple, float]:
@@ -119,17 +102,11 @@ def test_production_shape_end_to_end(tmp_path, redis_server, redis: Redis):
         env = compose_env(MODERATION_DATABASE_URL=database_url, MODERATION_REDIS_URL=redis_server.url,
                           MODERATION_WORKER_HEARTBEAT=str(HEARTBEAT), MODERATION_CHECK_TIMEOUT=str(CHECK_TIMEOUT),
                           MODERATION_CHECK_RETRIES="0")  # one retry, at once
-        flask = service_argv("migrate")[:3]
-        assert processes.run("migrate", service_argv("migrate"), env).returncode == 0, processes.tail("migrate")
-        assert processes.run("site", [*flask, "create-site", "poros-warta"], env).returncode == 0
-        key = processes.tail("site").splitlines()[-1].strip()
-        admin = [*flask, "create-moderator", ADMIN, "--role", "admin", "--password", PASSWORD]
+        key = create_site(processes, env)
+        admin = flask_argv("create-moderator", ADMIN, "--role", "admin", "--password", PASSWORD)
         assert processes.run("admin", admin, env).returncode == 0, processes.tail("admin")
 
-        port = free_port()
-        processes.start("web", service_argv("web"), {**service_env("web", env, tmp_path),
-                                                     "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{port} --workers 2"})
-        base = f"http://127.0.0.1:{port}"
+        base = start_web(processes, env, tmp_path)
         for name in ("spam", "toxicity", "callbacks", "scheduler"):
             processes.start(name, service_argv(name), env)
         processes.wait_until_ready(base, timeout=120)

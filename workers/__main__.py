@@ -66,7 +66,7 @@ def sweep_once() -> SweepReport:
     """One sweep, recorded for the ops page (its report) and /metrics (what it re-enqueued)."""
     redis = current("redis")
     report = sweep_pending(current("sessions"), current("checks"), current("settings"))
-    if report.enqueued or report.failed or report.callbacks or report.callbacks_failed:
+    if report.enqueued or report.failed or report.callbacks or report.callbacks_failed or report.abandoned:
         log.info("sweep: %s", report, extra=dataclasses.asdict(report))
     fleet.record_sweep(redis, dataclasses.asdict(report))
     record(redis, *(("add", name, (kind,), count) for name, kind, count in (

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from models.scoring import Model
 
 log = logging.getLogger("workers.jobs")
+ABANDON_SLACK = 5  # seconds past a job's timeout and failure callback before it counts as abandoned
 DELIVERIES = {"done": "delivered", "retried": "retried", "failed": "failed"}  # job outcome -> delivery result
 _state: dict = {}
 
@@ -70,6 +71,15 @@ class Worker(SimpleWorker):
     the job."""
 
     models: dict[str, str] = {}  # check -> model version loaded before any work
+
+    def get_heartbeat_ttl(self, job, working_time=0.0):
+        """How long a running job's entry in RQ's started registry lasts (a SimpleWorker sends
+        no heartbeat mid-job): the job's timeout, its failure callback's, and a few seconds.
+        RQ allows 60 s after the timeout, so a job whose worker died would wait that much
+        longer before the sweeper has RQ retry it (moderation.sweep.handle_abandoned)."""
+        if not job.timeout or job.timeout < 0 or job.success_callback is not None:
+            return super().get_heartbeat_ttl(job, working_time)
+        return int(job.timeout) + (job.failure_callback_timeout if job.failure_callback else 0) + ABANDON_SLACK
 
     def register_birth(self):
         super().register_birth()
