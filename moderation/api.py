@@ -4,6 +4,7 @@ from urllib.parse import quote
 
 from flask import Blueprint, current_app, jsonify, request, url_for
 from pydantic import ValidationError
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from . import db
 from .articles import describe_article, set_article
@@ -14,7 +15,9 @@ from .errors import InvalidFields, MalformedBody, SiteNotFound, UnsupportedMedia
 from .limits import FloodLimiter
 from .policy import site_policy
 from .privacy import mask_email
-from .schemas import ArticleChange, CommentEdit, CommentIn, can_store, field_errors, idempotency_key
+from .schemas import (
+    LARGEST_NUMBER, ArticleChange, CommentEdit, CommentIn, can_store, field_errors, idempotency_key,
+)
 from .sites import SLUG_PATTERN, SiteRef, authenticated_site, find_site
 from .submissions import Accepted, accept_comment, find_replay, identify_author, read_policy, reject_honeypot
 from .tables import CHECKS, Comment, Site
@@ -98,7 +101,7 @@ def patch_comment(comment_id: str):
     return accepted_response(site, article_id, comment.public_id)
 
 
-@bp.patch("/articles/<path:article_id>")
+@bp.patch("/articles/<article:article_id>")
 def change_article(article_id: str):
     """Open or close a thread (now, or from `closes_at`), or correct its title and URL."""
     site = authenticated_site(db.session())
@@ -123,7 +126,7 @@ def show_site_policy():
     return jsonify(site=site.slug, version=site.policy_version, policy=site_policy(site).model_dump(mode="json"))
 
 
-@bp.get("/sites/<site_slug>/articles/<path:article_id>/comments")
+@bp.get("/sites/<site_slug>/articles/<article:article_id>/comments")
 def show_thread(site_slug: str, article_id: str):
     session = db.session()
     page = positive_int("page", 1)
@@ -153,12 +156,25 @@ def read_json_object() -> dict:
     if request.mimetype != "application/json":
         raise UnsupportedMediaType("Send the body as JSON with 'Content-Type: application/json'.")
     try:
-        body = json.loads(request.get_data().decode("utf-8", errors="surrogateescape"))
+        body = json.loads(read_body_bytes().decode("utf-8", errors="surrogateescape"))
     except ValueError as error:
         raise MalformedBody(f"The body is not valid JSON: {error}.") from None
+    except RecursionError:  # `[[[[…` a few thousand deep
+        raise MalformedBody("The body is not valid JSON: nested too deeply.") from None
     if not isinstance(body, dict):
         raise MalformedBody("The body must be a JSON object.")
     return body
+
+
+def read_body_bytes() -> bytes:
+    """The whole body, or 413. A body sent without Content-Length (chunked) is not refused by
+    werkzeug but cut at the limit; one that goes on past it is refused here, not parsed short."""
+    data = request.get_data()
+    limit = request.max_content_length
+    if request.content_length is None and limit is not None and len(data) >= limit \
+            and request.environ["wsgi.input"].read(1):
+        raise RequestEntityTooLarge()
+    return data
 
 
 def read_idempotency_key() -> str | None:
@@ -186,8 +202,8 @@ def positive_int(name: str, default: int) -> int:
     raw = request.args.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or int(raw) < 1:
-        raise InvalidFields("Bad query parameter.", {name: "Must be a whole number of 1 or more."})
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= LARGEST_NUMBER:  # not "²" nor 10**20
+        raise InvalidFields("Bad query parameter.", {name: f"Must be a whole number from 1 to {LARGEST_NUMBER}."})
     return int(raw)
 
 

@@ -10,7 +10,7 @@ from pydantic import Field, model_validator
 from . import db
 from .callbacks import STATES, count_deliveries, describe_delivery, list_deliveries, replay
 from .receivers import describe_secrets, rotate_secret, set_callback
-from .review_schemas import PerPage, Request, read_body, read_query, text
+from .review_schemas import Page, PerPage, Request, read_body, read_query, text
 from .sites import authenticated_site
 from .tables import Site
 
@@ -28,7 +28,7 @@ class RotationIn(Request):
 
 class EventsQuery(Request):
     state: Literal[STATES] = "failed"
-    page: Annotated[int, Field(ge=1)] = 1
+    page: Page = 1
     per_page: PerPage = 50
 
 
@@ -60,8 +60,8 @@ def show_callback():
 
 @bp.put("")
 def change_callback():
-    body = read_body(CallbackIn)
     session, site, actor = current_site()
+    body = read_body(CallbackIn)
     secret = set_callback(session, site, body.url, actor)
     session.commit()
     answer = {"url": site.callback_url, "secrets": describe_secrets(session, site.id)}
@@ -72,8 +72,8 @@ def change_callback():
 
 @bp.post("/rotate-secret")
 def rotate_callback_secret():
-    body = read_body(RotationIn, optional=True)
     session, site, actor = current_site()
+    body = read_body(RotationIn, optional=True)
     secret = rotate_secret(session, site, timedelta(hours=body.overlap_hours), actor)
     session.commit()
     return jsonify(secret=secret, secrets=describe_secrets(session, site.id))
@@ -81,8 +81,8 @@ def rotate_callback_secret():
 
 @bp.get("/events")
 def show_events():
-    query = read_query(EventsQuery)
     session, site, _ = current_site()
+    query = read_query(EventsQuery)
     events, total = list_deliveries(session, site.id, query.state, query.page, query.per_page)
     more = query.page * query.per_page < total
     return jsonify(
@@ -95,8 +95,8 @@ def show_events():
 
 @bp.post("/events/replay")
 def replay_events():
-    body = read_body(ReplayIn)
     session, site, actor = current_site()
+    body = read_body(ReplayIn)
     outcome = replay(session, site.id, actor, body.event_ids)
     session.commit()
     return jsonify(outcome)

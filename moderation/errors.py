@@ -51,6 +51,9 @@ class StorageUnavailable(ApiError):
     status, code = 503, "storage_unavailable"
 
 
+STORAGE_RETRY_AFTER = 5  # seconds a client is asked to wait while the database is down
+
+
 class IllegalTransition(ApiError):
     status, code = 409, "illegal_transition"
 
@@ -90,12 +93,17 @@ def init_app(app) -> None:
         if not wants_json():
             return error
         code = (error.name or "error").lower().replace(" ", "_")
-        return render_error(error.code or 500, code, error.description or error.name)
+        response = render_error(error.code or 500, code, error.description or error.name)
+        response.headers.extend(pair for pair in error.get_headers() if pair[0] != "Content-Type")  # 405's Allow
+        return response
 
     @app.errorhandler(OperationalError)
     def handle_storage_down(error: OperationalError):
         app.logger.error("storage unavailable: %s", type(error.orig).__name__)
         message = "Storage is unavailable; nothing was saved. Retry later."
+        retry = {"Retry-After": str(STORAGE_RETRY_AFTER)}
         if wants_json():
-            return render_error(503, StorageUnavailable.code, message)
-        return message, 503
+            response = render_error(503, StorageUnavailable.code, message)
+            response.headers.update(retry)
+            return response
+        return message, 503, retry

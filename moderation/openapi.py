@@ -9,7 +9,9 @@ from . import review_schemas as moderation
 from .authors_api import AuthorErased, AuthorExport, AuthorRequest
 from .callbacks_api import CallbackIn, EventsQuery, ReplayIn, RotationIn
 from .policy import Policy
-from .schemas import ArticleChange, ArticleView, CommentAccepted, CommentEdit, CommentIn, CommentView, Error, ThreadPage
+from .schemas import (
+    LARGEST_NUMBER, ArticleChange, ArticleView, CommentAccepted, CommentEdit, CommentIn, CommentView, Error, ThreadPage,
+)
 
 bp = Blueprint("openapi", __name__)
 REF = "#/components/schemas/{model}"
@@ -123,7 +125,7 @@ class WidgetWords(BaseModel):
     """The widget's words in the reader's language, and the fields' length limits."""
 
     lang: str
-    words: dict[str, str]
+    words: dict[str, str | list[str]] = Field(description="Each a string, but `months`: the twelve month names.")
     limits: dict[str, int]
 
 
@@ -237,9 +239,10 @@ def site_paths() -> dict:
     thread = operation("listThread", "The approved comments of a thread, threaded and paginated (public; any "
                        "origin may read it).", ThreadPage, parameters=[
                            path_parameter("site_slug", "A site's slug."), article,
-                           {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 1}},
-                           {"name": "per_page", "in": "query",
-                            "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 50}}],
+                           {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1,
+                                                                      "maximum": LARGEST_NUMBER, "default": 1}},
+                           {"name": "per_page", "in": "query", "description": "At most 100: a larger number reads "
+                            "as 100.", "schema": {"type": "integer", "minimum": 1, "default": 50}}],
                        fails=(404, 422), tag="site", security=[], text=ERRORS)
     return {
         "/api/v1/comments": {"post": submit},
@@ -287,8 +290,9 @@ def site_paths() -> dict:
 def widget_paths() -> dict:
     """The widget, /widget/v1: any page may read; a page of an allowed origin may post. The
     POST has a CORS preflight (OPTIONS), answered 204 for the site's allowed origins only."""
-    lang = {"name": "lang", "in": "query", "required": False, "description": "The reader's language (id by default).",
-            "schema": {"type": "string", "enum": ["id", "en"], "default": "id"}}
+    lang = {"name": "lang", "in": "query", "required": False,
+            "description": "The reader's language: `id` (the default) or `en`; any other value reads as `id`.",
+            "schema": {"type": "string", "default": "id", "examples": ["id", "en"]}}
     widget = {"tag": "widget", "security": [], "text": WIDGET_ERRORS}
     post = operation(
         "postWidgetComment", "A reader's comment from the widget, sent with the site's publishable key from one of "
@@ -403,7 +407,8 @@ def path_parameter(name: str, description: str) -> dict:
 
 
 def query_parameters(model) -> list[dict]:
-    """A model of query arguments as OpenAPI parameters: each optional, absent meaning null."""
+    """A model of query arguments as OpenAPI parameters: each optional, absent (or empty, as an
+    HTML form sends a blank field) meaning null."""
     parameters = []
     for name, schema in model.model_json_schema(ref_template=REF)["properties"].items():
         schema = {key: value for key, value in schema.items() if key != "title"}
@@ -411,7 +416,7 @@ def query_parameters(model) -> list[dict]:
         if "default" in schema and schema["default"] is None:
             del schema["default"]
         description = schema.pop("description", None)
-        parameters.append({"name": name, "in": "query", "required": False, "schema": schema,
+        parameters.append({"name": name, "in": "query", "required": False, "allowEmptyValue": True, "schema": schema,
                            **({"description": description} if description else {})})
     return parameters
 

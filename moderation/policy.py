@@ -86,7 +86,7 @@ class Policy(Strict):
     def known_thresholds(cls, value: dict) -> dict:
         unknown = set(value) - set(CHECKS) - set(ATTRIBUTES)
         if unknown:
-            raise ValueError(f"unknown check or attribute: {', '.join(sorted(unknown))}")
+            raise ValueError(f"unknown check or attribute: {shown(unknown)}")
         return value
 
     @field_validator("hold_words", "block_words", "link_domains_allow", "link_domains_deny")
@@ -117,8 +117,14 @@ class Policy(Strict):
     def every_check(cls, value: dict) -> dict:
         unknown = set(value) - set(CHECKS)
         if unknown:
-            raise ValueError(f"unknown check: {', '.join(sorted(unknown))}")
+            raise ValueError(f"unknown check: {shown(unknown)}")
         return {**dict.fromkeys(CHECKS, "closed"), **value}
+
+
+def shown(names: set[str]) -> str:
+    """Names for an error message, a lone surrogate escaped: pydantic cannot carry one and
+    raised UnicodeEncodeError instead of the ValidationError (a 500)."""
+    return ", ".join(sorted(name.encode("utf-8", "backslashreplace").decode() for name in names))
 
 
 ATTRIBUTES = ("abusive", "insult", "hate", "identity_attack", "threat")

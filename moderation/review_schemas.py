@@ -14,11 +14,12 @@ from .moderators import MIN_PASSWORD, USERNAME_PATTERN
 from .policy import Policy, Thresholds
 from .queue import SELECTION_LIMIT, SORTS, QueueFilter
 from .review import ACTIONS
-from .schemas import check_text, field_errors
+from .schemas import LARGEST_NUMBER, check_text, field_errors
 from .tables import MODERATOR_REASONS, ROLES, STATUSES
 
 Score = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 PerPage = Annotated[int, Field(ge=1, le=100, description="At most 100.")]
+Page = Annotated[int, Field(ge=1, le=LARGEST_NUMBER)]
 
 
 def text(limit: int):
@@ -50,7 +51,7 @@ class QueueFilterIn(Request):
 
 
 class QueueQuery(QueueFilterIn):
-    page: Annotated[int, Field(ge=1)] = 1
+    page: Page = 1
     per_page: PerPage = 50
 
 
@@ -65,8 +66,19 @@ class AuditQuery(Request):
     comment: text(32) | None = Field(default=None, description="A comment's id.")
     since: datetime | None = Field(default=None, description="ISO 8601; a time without a zone is UTC.")
     until: datetime | None = None
-    page: Annotated[int, Field(ge=1)] = 1
+    page: Page = 1
     per_page: PerPage = 50
+
+    @field_validator("since", "until", mode="before")
+    @classmethod
+    def iso_time(cls, value):
+        """ISO 8601 only: pydantic alone would read `0.5` or `1700000000` as a Unix time."""
+        if isinstance(value, str):
+            try:
+                datetime.fromisoformat(value)
+            except ValueError:
+                raise ValueError("An ISO 8601 time, such as 2026-12-31T23:59:00+07:00.") from None
+        return value
 
     def as_filter(self) -> AuditFilter:
         values = self.model_dump(exclude={"page", "per_page"})
@@ -120,8 +132,7 @@ class ModeratorIn(Request):
 
 
 class PolicyQuery(Request):
-    version: Annotated[int, Field(ge=1)] | None = Field(default=None, description="An earlier version; absent: the "
-                                                                                  "current policy.")
+    version: Page | None = Field(default=None, description="An earlier version; absent: the current policy.")
 
 
 class ModeratorChange(Request):
@@ -144,8 +155,11 @@ def read_body(model: type[BaseModel], optional: bool = False):
 
 
 def read_query(model: type[BaseModel]):
-    """The query arguments, converted from text (an empty argument counts as absent)."""
-    return parse(model, {name: value for name, value in request.args.items() if value != ""}, strict=False)
+    """The query arguments, converted from text (an empty argument counts as absent; an unknown
+    one is refused, even empty)."""
+    known = model.model_fields
+    return parse(model, {name: value for name, value in request.args.items() if value != "" or name not in known},
+                 strict=False)
 
 
 class Answer(BaseModel):

@@ -26,6 +26,7 @@ LIMITS = {
     "honeypot": 2000,
     "idempotency_key": 200,
 }
+LARGEST_NUMBER = 2**31 - 1  # a page or version number: beyond it the database cannot count
 _UNPRINTABLE = re.compile(r"[\x00\ud800-\udfff]")
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _PLAIN_EMAIL = re.compile(
@@ -61,9 +62,10 @@ def not_blank(value: str) -> str:
 
 def email_address(value: str) -> str:
     """A deliverable-looking address. Plain ASCII addresses are checked by a strict pattern
-    (a tenth of the cost); anything else, or a special-use domain, by email-validator."""
+    (a tenth of the cost); anything else, a special-use domain or a punycode (xn--) label,
+    by email-validator."""
     match = _PLAIN_EMAIL.match(value)
-    if match and match.group(1).lower() not in SPECIAL_USE_DOMAIN_NAMES:
+    if match and match.group(1).lower() not in SPECIAL_USE_DOMAIN_NAMES and "xn--" not in value.lower():
         return value
     try:
         validate_email(value, check_deliverability=False)
@@ -146,7 +148,8 @@ class ArticleChange(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    is_open: bool | None = Field(default=None, description="False closes the thread: new comments get 403.")
+    is_open: bool = Field(default=None, json_schema_extra=lambda schema: schema.pop("default"),  # absent: unchanged
+                          description="False closes the thread: new comments get 403 (null is refused).")
     closes_at: str | None = Field(default=None, description="ISO 8601 time after which the thread is closed.")
     title: optional(ARTICLE_TITLE) = None
     url: optional(ARTICLE_URL, web_url) = None
@@ -254,6 +257,7 @@ class Error(BaseModel):
 MESSAGES = {
     "missing": "This field is required.",
     "string_type": "Must be a string.",
+    "bool_type": "Must be true or false.",
     "string_too_short": "Must not be empty.",
     "extra_forbidden": "Unknown field.",
 }

@@ -57,7 +57,7 @@ class _CharTable(dict):
 
 _CHARS = _CharTable({i: _fold_char(chr(i)) for i in range(128)})
 _SPACES = re.compile(r"\s+")
-_SPACED_LETTERS = re.compile(r"(?<![^\W_])[^\W_](?: [^\W_]){2,}(?![^\W_])")
+_SPACED_LETTERS = re.compile(r"(?<![^\W\d_])[^\W_](?: [^\W_]){2,}(?![^\W\d_])")  # digits may touch a run
 _LEET_DIGITS = re.compile(r"(?<=[^\W\d_])[013457]+(?=[^\W\d_])")
 _REPEATS = re.compile(r"([^\W\d_])\1{2,}")
 _WORDS = re.compile(r"[^\W\d_]+")

@@ -49,17 +49,22 @@ def find_words(words: list[str], texts: list[str | None]) -> list[str]:
 
 def link_hosts(content: str, author_url: str | None = None) -> list[str]:
     """The host of every link in the content (with or without a scheme), then the author URL's."""
-    hosts = []
-    for link in LINK.findall(content or ""):
-        link = link.rstrip(".,;:!?)")
-        host = urlsplit(link if "://" in link else f"http://{link}").hostname
-        if host:
-            hosts.append(host.lower().rstrip("."))
+    links = [link.rstrip(".,;:!?)") for link in LINK.findall(content or "")]
+    hosts = [host_of(link if "://" in link else f"http://{link}") for link in links]
     if author_url:
-        host = urlsplit(author_url).hostname
-        if host:
-            hosts.append(host.lower().rstrip("."))
-    return hosts
+        hosts.append(host_of(author_url))
+    return [host for host in hosts if host]
+
+
+def host_of(url: str) -> str | None:
+    """A URL's host in lower case. One that urlsplit refuses (an unclosed `[`, a host that NFKC
+    turns into `/`) keeps the host as written, so a broken link still counts and is listed."""
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:
+        authority = re.split(r"[/?#]", url.partition("://")[2], maxsplit=1)[0]
+        host = authority.rpartition("@")[2].strip("[]")
+    return host.lower().rstrip(".") if host else None
 
 
 def in_domains(host: str, domains: list[str]) -> bool:
