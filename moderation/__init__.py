@@ -28,6 +28,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         api, authors_api, callbacks, callbacks_api, cli, db, errors, health, jobs, logs, metrics, moderator_api,
         openapi, ops, pages, privacy, widget, workspace,
     )
+    from .articles import ArticleIdConverter
+
+    app.url_map.converters["article"] = ArticleIdConverter  # before the blueprints' rules use it
 
     logs.init_app(app)
     db.init_app(app)

@@ -3,9 +3,19 @@ from datetime import datetime, timezone
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from werkzeug.routing import PathConverter
 
 from .sites import SiteRef
 from .tables import Article
+
+
+class ArticleIdConverter(PathConverter):
+    """A site's own article id in a URL (`<article:article_id>`): any text, slashes included,
+    also a leading one or a doubled one ("/2026/11/judul", "https://site/berita/1") and line
+    breaks, which Werkzeug's `path` converter refuses or redirects to another id."""
+
+    regex = r"(?s:.+?)"
+    part_isolating = False
 
 
 def set_article(session: Session, site: SiteRef, article_id: str, changes: dict) -> Article:

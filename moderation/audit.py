@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from .errors import InvalidFields
 from .moderators import site_scope
+from .schemas import check_text
 from .tables import AuditEvent, Comment, Moderator, Site
 
 
@@ -59,7 +60,10 @@ class AuditFilter:
                 except ValueError:
                     errors[f.name] = "An ISO 8601 date or time, such as 2026-11-27 or 2026-11-27T10:00:00+07:00."
             else:
-                values[f.name] = raw
+                try:
+                    values[f.name] = check_text(raw)  # PostgreSQL cannot even compare a NUL
+                except ValueError as error:
+                    errors[f.name] = str(error)
         if errors:
             raise InvalidFields("The audit filter has field errors.", errors)
         return cls(**values)

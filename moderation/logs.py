@@ -63,6 +63,7 @@ def configure_logging(level: str | int = "INFO") -> None:
         root.addHandler(handler)
     quiet = logging.WARNING if root.getEffectiveLevel() > logging.DEBUG else logging.DEBUG
     logging.getLogger("rq.worker").setLevel(quiet)  # the workers log one line per job themselves
+    logging.getLogger("alembic").setLevel(quiet)  # /readyz's migration check would log its plugins on every start
 
 
 def safe_path(path: str) -> str:

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, selectinload
 from .errors import CommentNotFound, InvalidFields
 from .moderators import site_scope
 from .privacy import Vault, mask_email
+from .schemas import check_text
 from .tables import CHECKS, STATUSES, Article, Ban, CheckResult, Comment, Moderator, Site, utcnow
 from .text import fold
 
@@ -50,7 +51,10 @@ class QueueFilter:
             elif not isinstance(raw, str) or len(raw) > 200:
                 errors[f.name] = "Text of at most 200 characters."
             else:
-                values[f.name] = raw
+                try:
+                    values[f.name] = check_text(raw)  # PostgreSQL cannot even compare a NUL
+                except ValueError as error:
+                    errors[f.name] = str(error)
         if values.get("status", "flagged") not in STATUSES:
             errors["status"] = f"One of {', '.join(STATUSES)}."
         if values.get("sort", "oldest") not in SORTS:

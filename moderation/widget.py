@@ -106,7 +106,7 @@ def show_words():
     return response
 
 
-@bp.get("/embed/<site_slug>/<path:article_id>")
+@bp.get("/embed/<site_slug>/<article:article_id>")
 def show_embed(site_slug: str, article_id: str):
     """The widget on a page of its own, for a site that prefers an iframe: framed only by
     the site's allowed origins."""

@@ -179,6 +179,13 @@ def login():
 
 @bp.post("/logout")
 def logout():
+    """End the login. The cookie is signed, not stored, so a copy of it (a shared computer,
+    a stolen cookie) would stay valid: moving the moderator's session version on ends it,
+    and with it their logins in other browsers."""
+    moderator = current_moderator()
+    if moderator is not None:
+        moderator.session_version += 1
+        db.session().commit()
     browser_session.clear()
     flash("You are logged out.", "success")
     return redirect(url_for(".login"), 303)

@@ -1,9 +1,11 @@
-"""Tenant isolation in the moderator API: a moderator of site A cannot read, count, search or
-act on anything of site B by any route. One case per route (a route without a case fails
-`test_every_moderation_route_has_an_isolation_case`); after each case, site B's comments,
-labels, bans, audit events, tokens and moderator are exactly as they were."""
+"""Tenant isolation over every route of the app: site A (its API key, its publishable key, its
+moderator's token and login) cannot read, count, search or act on anything of site B. One
+case per route and method (a route without one fails `test_every_route_has_an_isolation_case`):
+the moderator API's cases run one test each, the others one test per group (site API, widget
+and pages, workspace and ops); after each case, site B's comments, articles, labels, bans,
+audit events, callbacks, tokens and moderator are exactly as they were."""
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 from sqlalchemy import func, or_, select, update
@@ -11,8 +13,14 @@ from sqlalchemy import func, or_, select, update
 from moderation.db import transaction
 from moderation.moderators import issue_token
 from moderation.policy import parse_policy, set_policy
-from moderation.sites import create_site
-from moderation.tables import Article, AuditEvent, Ban, Comment, Label, Moderator, ModeratorToken, Site, SitePolicy
+from moderation.receivers import set_callback
+from moderation.sites import add_key, create_site, find_site, issue_publishable_key
+from moderation.tables import (
+    Article, AuditEvent, Ban, CallbackEvent, CallbackSecret, Comment, Label, Moderator, ModeratorToken, Site,
+    SitePolicy, utcnow,
+)
+from moderation.widget import receipt_for
+from test_workspace import csrf_token, log_in
 
 API = "/api/v1/moderation"
 A, B = "poros-warta", "kabar-timur"
@@ -33,15 +41,25 @@ class World:
     b_ids: list
     b_batch: str
     b_prefix: str
+    a_auth: dict = None  # site A's API key headers
+    b_events: list = None  # B's callback event ids (one failed)
+    a_publishable: str = None  # site A's widget key (prepare_group)
+    b_pending: str = None  # B's comment that no check has seen (prepare_group)
 
     def call(self, method: str, path: str, headers: dict | None = None, **kwargs):
         """A request as ana; every successful answer is searched for any trace of B."""
-        response = getattr(self.client, method)(API + path, headers=headers or self.ana, **kwargs)
+        return self.open(method, API + path, headers=headers or self.ana, **kwargs)
+
+    def open(self, method: str, path: str, **kwargs):
+        """Any request; every successful answer is searched for any trace of B (but what the
+        request itself carries: a filter or an id, shown back)."""
+        response = getattr(self.client, method)(path, **kwargs)
         if response.status_code < 300:
-            text = response.get_data(as_text=True)
-            assert B_MARKER not in text.lower(), text
-            for secret in (*self.b_ids, self.b_batch, self.b_prefix):
-                assert secret not in text
+            text, sent = response.get_data(as_text=True), f"{path} {kwargs.get('data')} {kwargs.get('json')}"
+            assert B_MARKER in sent.lower() or B_MARKER not in text.lower(), (path, text)
+            assert not any(content in text for content in B_CONTENT), path
+            for secret in (*self.b_ids, self.b_batch, self.b_prefix, *(self.b_events or ())):
+                assert secret in sent or secret not in text, (path, secret)
         return response
 
     def ok(self, method: str, path: str, **kwargs) -> dict:
@@ -96,13 +114,21 @@ def world(app, client, site, make_moderator, work) -> World:
     make_moderator("beni-timur", sites=(B,))
     with transaction(sessions) as session:
         b_site = session.scalar(select(Site).where(Site.slug == B))
-        set_policy(session, b_site, parse_policy({"block_words": ["timur"], "link_cap": 1}), "an-admin")
+        set_policy(session, b_site, parse_policy({"block_words": ["timur"], "link_cap": 1,
+                                                  "allow_private_callbacks": True}), "an-admin")
+        set_callback(session, b_site, "http://127.0.0.1:9/timur-hook", "an-admin", app.extensions["vault"])
     with transaction(sessions) as session:
         ana, beni = bearer(session, "ana"), bearer(session, "beni-timur")
     batch = client.post(f"{API}/actions", headers=beni, json={"ids": b_ids[:2], "action": "reject", "reason": "toxic"})
     assert client.post(f"{API}/comments/{b_ids[2]}/actions", headers=beni, json={"action": "spam"}).status_code == 200
     prefix = client.get(f"{API}/tokens", headers=beni).get_json()["tokens"][0]["prefix"]
-    return World(client, sessions, ana, beni, a_ids, b_ids, batch.get_json()["batch_id"], prefix)
+    with transaction(sessions) as session:  # B's decisions are callback events; one failed
+        events = session.scalars(select(CallbackEvent).order_by(CallbackEvent.id)).all()
+        assert {event.site_id for event in events} == {b_site.id} and len(events) == 3
+        events[0].failed_at, events[0].attempts, events[0].last_error = utcnow(), 3, "timur: connection refused"
+        b_events = [event.event_id for event in events]
+    return World(client, sessions, ana, beni, a_ids, b_ids, batch.get_json()["batch_id"], prefix, site["auth"],
+                 b_events)
 
 
 def site_b_state(sessions) -> dict:
@@ -114,8 +140,20 @@ def site_b_state(sessions) -> dict:
         b_comments = select(Comment.id).where(Comment.site_id == b)
         return {
             "comments": session.execute(
-                select(Comment.public_id, Comment.status, Comment.reason, Comment.decided_by, Comment.decided_at)
-                .where(Comment.site_id == b).order_by(Comment.id)).all(),
+                select(Comment.public_id, Comment.status, Comment.reason, Comment.decided_by, Comment.decided_at,
+                       Comment.content, Comment.author_name, Comment.author_email, Comment.parent_id,
+                       Comment.edited_at).where(Comment.site_id == b).order_by(Comment.id)).all(),
+            "replies": session.scalar(select(func.count()).select_from(Comment).where(
+                Comment.site_id != b, Comment.parent_id.in_(b_comments))),
+            "articles": session.execute(select(Article.external_id, Article.is_open, Article.closes_at, Article.title,
+                                               Article.url).where(Article.site_id == b).order_by(Article.id)).all(),
+            "callbacks": session.execute(select(Site.callback_url, Site.publishable_key, Site.allowed_origins)
+                                         .where(Site.id == b)).one(),
+            "secrets": session.execute(select(CallbackSecret.id, CallbackSecret.expires_at)
+                                       .where(CallbackSecret.site_id == b)).all(),
+            "deliveries": session.execute(select(CallbackEvent.event_id, CallbackEvent.failed_at,
+                                                 CallbackEvent.delivered_at, CallbackEvent.attempts)
+                                          .where(CallbackEvent.site_id == b).order_by(CallbackEvent.id)).all(),
             "labels": session.execute(select(Label.comment_id, Label.check, Label.value, Label.created_by)
                                       .where(or_(Label.site_id == b, Label.comment_id.in_(b_comments)))).all(),
             "bans": count(Ban, Ban.site_id == b),
@@ -280,13 +318,384 @@ CASES = {
 }
 
 
+# -- every other route: site A's keys, its readers and its moderator's login --------------------
+
+ORIGIN = "https://poroswarta.example"  # where site A's widget runs
+B_SHARED = B_CONTENT[2]  # B's comment on the article id both sites use
+
+
+def answer(w: World, method: str, path: str, statuses=(200,), **kwargs):
+    """A request that must answer one of `statuses`, and never show a trace of B."""
+    response = w.open(method, path, **kwargs)
+    assert response.status_code in statuses, (method, path, response.status_code, response.get_data()[:300])
+    return response
+
+
+def form_token(w: World) -> str:
+    return csrf_token(w.client.get("/moderate/account").text)
+
+
+def site_post_comment(w: World):
+    body = {"article_id": "shared", "author_name": "Ani", "author_email": "ani@mail.id",
+            "content": "Balasan untuk komentar situs lain."}
+    to_b = answer(w, "post", "/api/v1/comments", (422,), headers=w.a_auth, json={**body, "parent_id": w.b_ids[3]})
+    ghost = answer(w, "post", "/api/v1/comments", (422,), headers=w.a_auth, json={**body, "parent_id": GHOST})
+    assert same_answer(to_b, ghost, w.b_ids[3]) and list(to_b.get_json()["fields"]) == ["parent_id"]
+    replay = answer(w, "post", "/api/v1/comments", (202,), headers={**w.a_auth, "Idempotency-Key": "kunci-timur"},
+                    json={**body, "content": "Komentar dengan kunci yang sama."})
+    assert replay.get_json()["id"] not in w.b_ids  # B used this key first: A gets a comment of its own
+
+
+GHOST = "A" * 16  # a comment id nobody has
+
+
+def same_answer(theirs, nobodys, their_id: str) -> bool:
+    """B's comment gets the answer a comment that does not exist gets: no oracle."""
+    return theirs.get_data(as_text=True).replace(their_id, GHOST) == nobodys.get_data(as_text=True)
+
+
+def site_show_comment(w: World):
+    ghost = answer(w, "get", f"/api/v1/comments/{GHOST}", (404,), headers=w.a_auth)
+    for comment_id in w.b_ids:
+        assert same_answer(answer(w, "get", f"/api/v1/comments/{comment_id}", (404,), headers=w.a_auth), ghost,
+                           comment_id)
+
+
+def site_delete_comment(w: World):
+    for comment_id in w.b_ids:
+        answer(w, "delete", f"/api/v1/comments/{comment_id}", (404,), headers=w.a_auth)
+
+
+def site_edit_comment(w: World):
+    for comment_id in w.b_ids:
+        answer(w, "patch", f"/api/v1/comments/{comment_id}", (404,), headers=w.a_auth, json={"content": "Diubah."})
+
+
+def site_change_article(w: World):
+    for article_id in ("b-thread", "shared"):  # A's own thread of that id, never B's
+        changed = answer(w, "patch", f"/api/v1/articles/{article_id}", headers=w.a_auth,
+                         json={"is_open": False, "title": "Ditutup"}).get_json()
+        assert (changed["article_id"], changed["is_open"]) == (article_id, False)
+
+
+def site_policy(w: World):
+    assert "timur" not in answer(w, "get", "/api/v1/site/policy", headers=w.a_auth).get_json()["policy"]["block_words"]
+
+
+def site_show_callback(w: World):
+    shown = answer(w, "get", "/api/v1/site/callbacks", headers=w.a_auth).get_json()
+    assert shown["url"] is None and shown["secrets"] == []
+
+
+def site_change_callback(w: World):
+    set_to = answer(w, "put", "/api/v1/site/callbacks", headers=w.a_auth, json={"url": "http://127.0.0.1:9/poros"})
+    assert set_to.get_json()["secret"].startswith("whsec_")
+    answer(w, "put", "/api/v1/site/callbacks", headers=w.a_auth, json={"url": None})
+
+
+def site_rotate_secret(w: World):
+    answer(w, "post", "/api/v1/site/callbacks/rotate-secret", headers=w.a_auth, json={"overlap_hours": 0})
+
+
+def site_show_events(w: World):
+    for state in ("failed", "pending", "delivered"):
+        listed = answer(w, "get", f"/api/v1/site/callbacks/events?state={state}", headers=w.a_auth).get_json()
+        assert (listed["total"], listed["events"]) == (0, []), state
+
+
+def site_replay_events(w: World):
+    named = answer(w, "post", "/api/v1/site/callbacks/events/replay", headers=w.a_auth,
+                   json={"event_ids": w.b_events}).get_json()
+    assert named == {"replayed": [], "skipped": dict.fromkeys(w.b_events, "unknown event")}
+    failed = answer(w, "post", "/api/v1/site/callbacks/events/replay", headers=w.a_auth, json={"state": "failed"})
+    assert failed.get_json()["replayed"] == []
+
+
+def site_export_author(w: World):
+    """The same address wrote on both sites: A's export holds A's comments only."""
+    exported = answer(w, "post", "/api/v1/authors/export", headers=w.a_auth, json={"email": "budi@mail.id"}).get_json()
+    assert set(w.all_a) <= {comment["id"] for comment in exported["comments"]}
+
+
+def site_erase_author(w: World):
+    erased = answer(w, "post", "/api/v1/authors/erase", headers=w.a_auth, json={"email": "budi@mail.id"}).get_json()
+    assert erased["erased"] >= len(w.all_a)
+
+
+def public_thread(w: World):
+    mine = answer(w, "get", f"/api/v1/sites/{A}/articles/shared/comments").get_json()
+    assert mine["comments"] == []  # A's comment there is flagged; B's is not A's
+    theirs = w.client.get(f"/api/v1/sites/{B}/articles/shared/comments")  # B's own public thread: none approved
+    assert theirs.status_code == 200 and theirs.get_json()["comments"] == [] and B_SHARED not in theirs.text
+
+
+def openapi_document(w: World):
+    answer(w, "get", "/api/v1/openapi.json")
+
+
+def embed_page(w: World):
+    answer(w, "get", f"/embed/{A}/shared")
+    answer(w, "get", f"/embed/{B}/shared", (404,))  # B has no widget key: no embed
+
+
+def widget_status(w: World):
+    receipt = receipt_for_app(w, w.all_a[0])
+    for comment_id in w.b_ids:
+        theirs = receipt_for_app(w, comment_id)
+        near = theirs[:-1] + ("B" if theirs[-1] == "A" else "A")  # B's own receipt but for its last character
+        for asked in ("", f"?receipt={receipt}", f"?receipt={near}"):
+            answer(w, "get", f"/widget/v1/comments/{comment_id}/status{asked}", (404,))
+
+
+def receipt_for_app(w: World, comment_id: str) -> str:
+    with w.client.application.test_request_context():
+        return receipt_for(comment_id)
+
+
+def widget_preflight(w: World):
+    answer(w, "options", f"/widget/v1/sites/{B}/comments", (403,), headers={"Origin": ORIGIN})
+    allowed = answer(w, "options", f"/widget/v1/sites/{A}/comments", (204,), headers={"Origin": ORIGIN})
+    assert allowed.headers["Access-Control-Allow-Origin"] == ORIGIN
+
+
+def widget_post(w: World):
+    key = w.a_publishable
+    body = {"article_id": "shared", "author_name": "Ani", "author_email": "ani@mail.id", "content": "Lewat widget."}
+    answer(w, "post", f"/widget/v1/sites/{B}/comments", (403,), headers={"X-Saring-Key": key, "Origin": ORIGIN},
+           json=body)
+    answer(w, "post", f"/widget/v1/sites/{A}/comments", (422,), headers={"X-Saring-Key": key, "Origin": ORIGIN},
+           json={**body, "parent_id": w.b_ids[3]})
+
+
+def widget_words(w: World):
+    answer(w, "get", "/widget/v1/words")
+
+
+def static_file(w: World):
+    for name in ("widget.js", "workspace.js", "saring.css"):
+        answer(w, "get", f"/static/{name}")
+
+
+def healthz(w: World):
+    answer(w, "get", "/healthz")
+
+
+def readyz(w: World):
+    ready = w.client.get("/readyz")  # 503 here: no worker runs
+    assert ready.status_code in (200, 503) and B_MARKER not in ready.text.lower()
+
+
+def metrics(w: World):
+    app = w.client.application
+    settings = app.config["SETTINGS"]
+    app.config["SETTINGS"] = replace(settings, metrics_token="operators-only-token")
+    try:  # neither a site's key nor a moderator's token is the operators' metrics token
+        for headers in (w.a_auth, w.ana, {}):
+            answer(w, "get", "/metrics", (401,), headers=headers)
+    finally:
+        app.config["SETTINGS"] = settings
+
+
+def article_page(w: World):
+    mine = answer(w, "get", f"/sites/{A}/articles/shared")
+    assert A_CONTENT[2] not in mine.text  # flagged: not shown either
+    theirs = w.client.get(f"/sites/{B}/articles/shared")  # B's own page: nothing of B is approved
+    assert theirs.status_code == 200 and not any(text in theirs.text for text in B_CONTENT)
+
+
+def article_reply(w: World):
+    page = w.client.get(f"/sites/{A}/articles/shared?reply_to={w.b_ids[3]}")
+    assert B_MARKER not in page.text.lower()  # B's comment is not offered as the one replied to
+    assert re.search(r'name="parent_id" type="hidden" value=""', page.text)
+    form = {"content": "Balasan lewat formulir.", "author_name": "Citra", "author_email": "citra@mail.id",
+            "parent_id": w.b_ids[3], "csrf_token": csrf_token(page.text)}
+    answer(w, "post", f"/sites/{A}/articles/shared", (200, 303), data=form)
+
+
+def article_checking(w: World):
+    with w.client.session_transaction() as reader:
+        reader["my_comments"] = [w.b_pending]  # even if B's comment were this browser's own
+    assert answer(w, "get", f"/sites/{A}/articles/shared/checking").get_json() == {"checking": 0}
+    with w.client.session_transaction() as reader:
+        reader.pop("my_comments")
+
+
+def workspace_queue(w: World):
+    for address in ("/moderate", "/moderate/", f"/moderate?site={B}", "/moderate?status=rejected",
+                    "/moderate?article=b-thread", "/moderate?article=shared&status=flagged"):
+        answer(w, "get", address, (200, 422))
+
+
+def workspace_unknown_page(w: World):
+    answer(w, "get", f"/moderate/{B}", (404,))
+
+
+def workspace_unknown_post(w: World):
+    answer(w, "post", f"/moderate/{B}", (404,), data={"csrf_token": form_token(w)})
+
+
+def workspace_account(w: World):
+    answer(w, "get", "/moderate/account")
+
+
+def workspace_issue_token(w: World):
+    answer(w, "post", "/moderate/account", data={"name": "isolasi", "csrf_token": form_token(w)})
+
+
+def workspace_change_password(w: World):
+    answer(w, "post", "/moderate/account/password", (303,), data={
+        "current": "correct horse battery", "password": "correct horse battery", "csrf_token": form_token(w)})
+
+
+def workspace_revoke_token(w: World):
+    with w.sessions() as session:
+        beni_token = session.scalar(select(ModeratorToken.id).join(Moderator).where(Moderator.username == "beni-timur"))
+    answer(w, "post", f"/moderate/account/tokens/{beni_token}/revoke", (404,), data={"csrf_token": form_token(w)})
+
+
+def workspace_act(w: World):
+    token = form_token(w)
+    for ids in (w.b_ids[3:], [w.a_ids["a-thread"][0], w.b_ids[3]]):
+        answer(w, "post", "/moderate/actions", (404,), headers={"Accept": "application/json"},
+               data={"ids": ids, "action": "approve", "csrf_token": token})
+        answer(w, "post", "/moderate/actions", (303, 404), data={"ids": ids, "action": "approve", "csrf_token": token})
+    assert w.statuses(w.a_ids["a-thread"][:1]) == {w.a_ids["a-thread"][0]: "flagged"}
+
+
+def workspace_audit(w: World):
+    for args in (f"site={B}", f"comment={w.b_ids[0]}", f"batch={w.b_batch}", "actor=beni-timur", ""):
+        answer(w, "get", f"/moderate/audit?{args}", (200, 422))
+
+
+def workspace_preview_bulk(w: World):
+    for args in (f"site={B}", "article=b-thread", "status=rejected", "article=shared"):
+        preview = answer(w, "get", f"/moderate/bulk?{args}&action=approve", (200, 422))
+        assert not any(comment_id in preview.text for comment_id in w.b_ids)
+
+
+def workspace_apply_bulk(w: World):
+    token = form_token(w)
+    for rule in ({"site": B}, {"article": "b-thread"}, {"status": "rejected"}):
+        answer(w, "post", "/moderate/bulk", (200, 409, 422), data={**rule, "action": "approve", "expect": "1",
+                                                                   "csrf_token": token})
+
+
+def workspace_reveal_email(w: World):
+    for comment_id in w.b_ids:
+        answer(w, "post", f"/moderate/comments/{comment_id}/reveal-email", (403, 404),
+               data={"csrf_token": form_token(w)})
+
+
+def workspace_login_page(w: World):
+    answer(w, "get", "/moderate/login", (302,))
+
+
+def workspace_log_in(w: World):
+    w.client.delete_cookie("session")  # a fresh browser
+    assert log_in(w.client, "ana").status_code == 303
+
+
+def workspace_log_out(w: World):
+    answer(w, "post", "/moderate/logout", (303,), data={"csrf_token": form_token(w)})
+    assert log_in(w.client, "ana").status_code == 303
+
+
+def admin_only(method: str, path: str):
+    """A page or form for admins only: refused to a moderator, whatever it names."""
+
+    def case(w: World):
+        with w.sessions() as session:
+            beni_id = session.scalar(select(Moderator.id).where(Moderator.username == "beni-timur"))
+        values = {"moderator_id": beni_id, "slug": B, "version": 1, "queue": "spam", "job_id": f"spam-{w.b_ids[3]}"}
+        url = re.sub(r"<(\w+)>", lambda m: str(values[m.group(1)]), path)
+        data = {"csrf_token": form_token(w), "event_id": w.b_events[0], "role": "admin", "sites": A,
+                "password": "a new long password", "username": "timur-2"} if method == "post" else None
+        answer(w, method, url, (403,), data=data)
+
+    return case
+
+
+OTHER_CASES = {
+    ("/api/v1/comments", "POST"): site_post_comment,
+    ("/api/v1/comments/<comment_id>", "GET"): site_show_comment,
+    ("/api/v1/comments/<comment_id>", "DELETE"): site_delete_comment,
+    ("/api/v1/comments/<comment_id>", "PATCH"): site_edit_comment,
+    ("/api/v1/articles/<article_id>", "PATCH"): site_change_article,
+    ("/api/v1/site/policy", "GET"): site_policy,
+    ("/api/v1/site/callbacks", "GET"): site_show_callback,
+    ("/api/v1/site/callbacks", "PUT"): site_change_callback,
+    ("/api/v1/site/callbacks/rotate-secret", "POST"): site_rotate_secret,
+    ("/api/v1/site/callbacks/events", "GET"): site_show_events,
+    ("/api/v1/site/callbacks/events/replay", "POST"): site_replay_events,
+    ("/api/v1/authors/export", "POST"): site_export_author,
+    ("/api/v1/sites/<site_slug>/articles/<article_id>/comments", "GET"): public_thread,
+    ("/api/v1/openapi.json", "GET"): openapi_document,
+    ("/embed/<site_slug>/<article_id>", "GET"): embed_page,
+    ("/widget/v1/comments/<comment_id>/status", "GET"): widget_status,
+    ("/widget/v1/sites/<site_slug>/comments", "OPTIONS"): widget_preflight,
+    ("/widget/v1/sites/<site_slug>/comments", "POST"): widget_post,
+    ("/widget/v1/words", "GET"): widget_words,
+    ("/static/<filename>", "GET"): static_file,
+    ("/healthz", "GET"): healthz,
+    ("/readyz", "GET"): readyz,
+    ("/metrics", "GET"): metrics,
+    ("/sites/<site_slug>/articles/<article_id>", "GET"): article_page,
+    ("/sites/<site_slug>/articles/<article_id>", "POST"): article_reply,
+    ("/sites/<site_slug>/articles/<article_id>/checking", "GET"): article_checking,
+    ("/moderate", "GET"): workspace_queue,
+    ("/moderate/", "GET"): workspace_queue,
+    ("/moderate/<unknown>", "GET"): workspace_unknown_page,
+    ("/moderate/<unknown>", "POST"): workspace_unknown_post,
+    ("/moderate/account", "GET"): workspace_account,
+    ("/moderate/account", "POST"): workspace_issue_token,
+    ("/moderate/account/password", "POST"): workspace_change_password,
+    ("/moderate/account/tokens/<token_id>/revoke", "POST"): workspace_revoke_token,
+    ("/moderate/actions", "POST"): workspace_act,
+    ("/moderate/audit", "GET"): workspace_audit,
+    ("/moderate/bulk", "GET"): workspace_preview_bulk,
+    ("/moderate/bulk", "POST"): workspace_apply_bulk,
+    ("/moderate/comments/<comment_id>/reveal-email", "POST"): workspace_reveal_email,
+    ("/moderate/login", "GET"): workspace_login_page,
+    ("/moderate/login", "POST"): workspace_log_in,
+    ("/moderate/logout", "POST"): workspace_log_out,
+    **{(path, method.upper()): admin_only(method, path) for path, method in (
+        ("/moderate/moderators", "get"), ("/moderate/moderators", "post"),
+        ("/moderate/moderators/<moderator_id>", "post"),
+        ("/moderate/moderators/<moderator_id>/deactivate", "post"),
+        ("/moderate/moderators/<moderator_id>/reactivate", "post"),
+        ("/moderate/moderators/<moderator_id>/password", "post"), ("/moderate/sites", "get"),
+        ("/moderate/sites/<slug>/policy", "get"), ("/moderate/sites/<slug>/policy", "post"),
+        ("/moderate/sites/<slug>/policy/versions/<version>", "get"),
+        ("/moderate/sites/<slug>/policy/versions/<version>/restore", "post"), ("/ops", "get"),
+        ("/ops/callbacks/replay", "post"), ("/ops/queues/<queue>/requeue", "post"),
+        ("/ops/queues/<queue>/jobs/<job_id>/requeue", "post"), ("/ops/queues/<queue>/jobs/<job_id>/delete", "post"))},
+    ("/api/v1/authors/erase", "POST"): site_erase_author,
+}
+GROUPS = {"site API": "/api/", "widget and pages": ("/embed", "/widget", "/static", "/healthz", "/readyz", "/metrics",
+                                                   "/sites/"),
+          "workspace and ops": ("/moderate", "/ops")}
+
+
+def plain(rule: str) -> str:
+    """A rule without its converters: /a/<path:b> is /a/<b>."""
+    return re.sub(r"<\w+:(\w+)>", r"<\1>", rule)
+
+
+def every_route(app) -> set[tuple[str, str]]:
+    """Each route and method, OPTIONS included where a view answers it itself."""
+    return {(plain(rule.rule), method) for rule in app.url_map.iter_rules()
+            for method in rule.methods - {"HEAD"} - ({"OPTIONS"} if rule.provide_automatic_options else set())}
+
+
 def moderation_routes(app) -> set[tuple[str, str]]:
     return {(rule.rule, method) for rule in app.url_map.iter_rules() if rule.rule.startswith(API)
             for method in rule.methods - {"HEAD", "OPTIONS"}}
 
 
-def test_every_moderation_route_has_an_isolation_case(app):
-    assert moderation_routes(app) == set(CASES)
+def test_every_route_has_an_isolation_case(app):
+    assert every_route(app) == set(CASES) | set(OTHER_CASES)
+    assert not set(CASES) & set(OTHER_CASES)
+    assert all(any(rule.startswith(GROUPS[group]) for group in GROUPS) for rule, _ in OTHER_CASES)
 
 
 def test_site_b_is_really_there_for_its_own_moderator(world):
@@ -311,3 +720,31 @@ def test_a_site_api_key_opens_no_moderation_route(app, client, site):
         url = re.sub(r"<(\w+)>", lambda m: {"prefix": "0" * 12}.get(m.group(1), "x"), rule)
         response = client.open(url, method=method, headers=site["auth"], json={})
         assert response.status_code == 401 and response.get_json()["error"] == "unauthorized", (method, url)
+
+
+def prepare_group(w: World, group: str) -> None:
+    """What a group's cases start from: A may take private callbacks and has a widget; B used
+    an Idempotency-Key and has a comment still pending; ana is logged in."""
+    with transaction(w.sessions) as session:
+        a_site = find_site(session, A)
+        set_policy(session, a_site, parse_policy({"allow_private_callbacks": True}), "an-admin")
+        w.a_publishable = issue_publishable_key(session, a_site, [ORIGIN])
+        b_key = add_key(session, find_site(session, B))
+    body = {"article_id": "shared", "author_name": "Wayan Timur", "author_email": "budi@mail.id",
+            "content": "Komentar Timur dengan kunci idempotensi."}
+    posted = w.client.post("/api/v1/comments", json=body, headers={"Authorization": f"Bearer {b_key}",
+                                                                     "Idempotency-Key": "kunci-timur"})
+    assert posted.status_code == 202
+    w.b_pending = posted.get_json()["id"]
+    w.b_ids = [*w.b_ids, w.b_pending]
+    if group == "workspace and ops":
+        assert log_in(w.client, "ana").status_code == 303
+
+
+@pytest.mark.parametrize("group", GROUPS)
+def test_site_a_cannot_reach_site_b_by_any_other_route(world, group):
+    prepare_group(world, group)
+    for route in [route for route in OTHER_CASES if route[0].startswith(GROUPS[group])]:  # erasing comes last
+        before = site_b_state(world.sessions)
+        OTHER_CASES[route](world)
+        assert site_b_state(world.sessions) == before, route
