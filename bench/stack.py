@@ -133,7 +133,8 @@ class CpuMeter:
 
 
 def _die_with_parent() -> None:
-    """Runs in each child before exec: SIGTERM it if the benchmark process dies."""
+    """Runs in each child before exec: SIGTERM it if the benchmark process dies. The kernel
+    sends it when the *thread* that started the child ends: spawn from the main thread."""
     with contextlib.suppress(OSError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
@@ -276,8 +277,10 @@ class Stack:
                 time.sleep(0.1)
         self._fail(name, f"gunicorn ({app}) did not answer within {timeout:.0f} s")
 
-    def start_worker(self, role: str) -> subprocess.Popen:
-        return self.spawn(f"worker-{role}", [sys.executable, "-m", "workers", role])
+    def start_worker(self, role: str, name: str | None = None) -> subprocess.Popen:
+        """`python -m workers <role>`, its log in <name or worker-role>.log (appended to when
+        a worker of that name is started again)."""
+        return self.spawn(name or f"worker-{role}", [sys.executable, "-m", "workers", role])
 
     def wait_for_rq_workers(self, roles: dict[str, subprocess.Popen], timeout: float = 300) -> float:
         """Wait until RQ lists a worker for each role's queue (a worker registers once its
@@ -335,6 +338,10 @@ class Stack:
         """A benchmark's load comes from a few authors and addresses, far above a site's
         default flood limits: set them to their maximum, so every request is still counted in
         Redis (that round trip is part of what is measured) and none is refused."""
+        self.set_flood_limits(per_site=1_000_000, per_ip=10_000, per_email=10_000)
+
+    def set_flood_limits(self, per_site: int, per_ip: int, per_email: int) -> None:
+        """Give the site a policy with these flood limits (comments per minute; 0: none)."""
         from moderation import create_app
         from moderation.db import transaction
         from moderation.policy import FloodLimits, Policy, set_policy
@@ -342,7 +349,7 @@ class Stack:
         from moderation.sites import find_site
 
         app = create_app(Settings.from_env(self.env))
-        limits = FloodLimits(per_site=1_000_000, per_ip=10_000, per_email=10_000)
+        limits = FloodLimits(per_site=per_site, per_ip=per_ip, per_email=per_email)
         with app.app_context(), transaction(app.extensions["sessions"]) as session:
             set_policy(session, find_site(session, SITE_SLUG), Policy(flood=limits), actor="bench")
         app.extensions["engine"].dispose()

@@ -26,6 +26,9 @@ from .runtime import Worker, configure, current, model
 
 log = logging.getLogger("workers")
 PERIODIC = ("scheduler", "sweeper")
+# RQ's default is 10 minutes: a worker killed while it held its queue's RQ scheduler lock would
+# leave every scheduled retry waiting that long, until a live worker's maintenance takes the lock
+MAINTENANCE_INTERVAL = 30
 
 
 def run_worker(queues: list[str], burst: bool) -> bool:
@@ -36,7 +39,8 @@ def run_worker(queues: list[str], burst: bool) -> bool:
     models = {queue: model(queue).version for queue in queues if queue in CHECKS}
     name = f"{'+'.join(queues)}.{socket.gethostname()}.{os.getpid()}"
     worker = Worker([Queue(queue, connection=redis) for queue in queues], connection=redis, name=name,
-                    worker_ttl=fleet.worker_ttl(settings.worker_heartbeat))
+                    worker_ttl=fleet.worker_ttl(settings.worker_heartbeat),
+                    maintenance_interval=MAINTENANCE_INTERVAL)
     worker.models = models
     log.info("worker %s starting on %s", name, ", ".join(queues), extra={"worker": name, "models": models})
     worked = worker.work(burst=burst, with_scheduler=True)
