@@ -15,4 +15,4 @@ run: $(VENV)/.installed
 	$(PY) -m moderation.devstack
 
 test: $(VENV)/.installed
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile
