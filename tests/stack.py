@@ -34,9 +34,8 @@ from typing import NamedTuple
 import yaml
 from cryptography.fernet import Fernet
 from sqlalchemy import bindparam, create_engine, text
-from sqlalchemy.engine import make_url
 
-from conftest import POSTGRES_URL, free_port, skip_or_fail
+from conftest import free_port, private_postgres  # noqa: F401 (private_postgres: re-exported for the process tests)
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -104,28 +103,6 @@ def service_env(name: str, env: dict, tmp_path: Path) -> dict[str, str]:
 
 
 # -- databases and processes -----------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def private_postgres(prefix: str):
-    """The URL of a database of its own on the local PostgreSQL (skipped without one, failed
-    in CI), dropped after."""
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text("select 1"))
-    except Exception as error:
-        admin.dispose()
-        skip_or_fail(f"PostgreSQL is not reachable at {POSTGRES_URL}: {type(error).__name__}")
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'create database "{name}"'))
-    try:
-        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'drop database if exists "{name}" with (force)'))
-        admin.dispose()
 
 
 class Processes:
