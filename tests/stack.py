@@ -276,3 +276,35 @@ def tally(database_url: str, ids: list[str]) -> Tally:
     finally:
         engine.dispose()
     return Tally(len(ids), stored, decided, duplicates)
+
+
+# -- nginx as docker-compose.yml runs it -----------------------------------------------------
+
+NGINX_MAIN = """worker_processes 1;
+error_log {dir}/nginx-error.log warn;
+pid {dir}/nginx.pid;
+daemon off;
+events {{ worker_connections 512; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    include {dir}/site.conf;
+}}
+"""
+
+
+def render_nginx(directory: Path, upstream: str, port: int) -> Path:
+    """deploy/nginx.conf inside a minimal main config, `web:8000` and `listen 80` pointed here."""
+    directory.mkdir(parents=True, exist_ok=True)
+    directory.chmod(0o755)  # nginx's workers (nobody) keep request bodies here
+    site = (ROOT / "deploy/nginx.conf").read_text()
+    assert "server web:8000;" in site and "listen 80;" in site
+    site = site.replace("server web:8000;", f"server {upstream};").replace("listen 80;", f"listen 127.0.0.1:{port};")
+    (directory / "site.conf").write_text(site)
+    main = directory / "nginx.conf"
+    main.write_text(NGINX_MAIN.format(dir=directory))
+    return main

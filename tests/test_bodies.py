@@ -26,6 +26,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from conftest import free_port, skip_or_fail
+from stack import render_nginx
 from moderation import create_app
 from moderation.db import transaction
 from moderation.migrate import upgrade_database
@@ -36,23 +37,6 @@ ROOT = Path(__file__).resolve().parent.parent
 LIMIT = Settings.max_body_bytes  # the default: 1 MiB
 CHUNK = 64 * 1024
 PROMPT = 2.0  # seconds: what "promptly" means here (each answer below takes milliseconds)
-NGINX_MAIN = """worker_processes 1;
-error_log {dir}/error.log warn;
-pid {dir}/nginx.pid;
-daemon off;
-events {{ worker_connections 512; }}
-http {{
-    access_log off;
-    client_body_temp_path {dir}/body;
-    proxy_temp_path {dir}/proxy;
-    fastcgi_temp_path {dir}/fastcgi;
-    uwsgi_temp_path {dir}/uwsgi;
-    scgi_temp_path {dir}/scgi;
-    include {dir}/site.conf;
-}}
-"""
-
-
 def wait_until_up(process: subprocess.Popen, port: int, name: str) -> None:
     """Until /healthz answers (gunicorn listens before its workers are ready to serve)."""
     deadline = time.monotonic() + 30
@@ -106,13 +90,8 @@ def proxy(web):
     if not shutil.which("nginx"):
         skip_or_fail("nginx is not installed (apt-get install -y nginx)")
     directory = Path(tempfile.mkdtemp(prefix="saring-nginx-"))
-    directory.chmod(0o755)  # nginx's workers (nobody) keep request bodies here
-    site = (ROOT / "deploy/nginx.conf").read_text()
-    assert "server web:8000;" in site and "listen 80;" in site
     port = free_port()
-    (directory / "site.conf").write_text(site.replace("server web:8000;", f"server 127.0.0.1:{web['port']};")
-                                         .replace("listen 80;", f"listen 127.0.0.1:{port};"))
-    (directory / "nginx.conf").write_text(NGINX_MAIN.format(dir=directory))
+    render_nginx(directory, f"127.0.0.1:{web['port']}", port)
     process = subprocess.Popen(["nginx", "-p", str(directory), "-c", str(directory / "nginx.conf")],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -10,7 +10,6 @@ import re
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -18,28 +17,11 @@ from conftest import free_port
 from moderation import fleet
 from moderation.settings import SECRETS, MissingSetting, Settings
 from stack import (COMPOSE, EXAMPLES, ROOT, SERVICES, Processes, compose_env, fetch, host_argv, private_postgres,
-                   read_env_file, service_argv, service_env, wait_for)
+                   read_env_file, render_nginx, service_argv, service_env, wait_for)
 
 APP_SERVICES = ("web", "migrate", "spam", "toxicity", "callbacks", "scheduler")
 WORKERS = ("spam", "toxicity", "callbacks", "scheduler")
 SETTING_NAMES = {f"MODERATION_{name.upper()}" for name in Settings.__dataclass_fields__}
-NGINX_MAIN = """worker_processes 1;
-error_log {dir}/nginx-error.log warn;
-pid {dir}/nginx.pid;
-daemon off;
-events {{ worker_connections 256; }}
-http {{
-    access_log off;
-    client_body_temp_path {dir}/body;
-    proxy_temp_path {dir}/proxy;
-    fastcgi_temp_path {dir}/fastcgi;
-    uwsgi_temp_path {dir}/uwsgi;
-    scgi_temp_path {dir}/scgi;
-    include {dir}/site.conf;
-}}
-"""
-
-
 def as_list(value) -> list:
     return value if isinstance(value, list) else [value]
 
@@ -193,13 +175,3 @@ def test_each_service_starts_and_reaches_ready(tmp_path, redis_server, redis):
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def render_nginx(directory: Path, upstream: str, port: int) -> Path:
-    """deploy/nginx.conf inside a minimal main config, `web:8000` and `listen 80` pointed here."""
-    directory.mkdir(parents=True, exist_ok=True)
-    site = (ROOT / "deploy/nginx.conf").read_text()
-    assert "server web:8000;" in site and "listen 80;" in site
-    site = site.replace("server web:8000;", f"server {upstream};").replace("listen 80;", f"listen 127.0.0.1:{port};")
-    (directory / "site.conf").write_text(site)
-    main = directory / "nginx.conf"
-    main.write_text(NGINX_MAIN.format(dir=directory))
-    return main
