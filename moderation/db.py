@@ -1,15 +1,20 @@
 """The database: one engine and session factory per process, a session per request."""
 import fcntl
 import os
+import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
 
+import psycopg
 from flask import current_app, g
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 
 WRITES = ("INSERT", "UPDATE", "DELETE", "REPLAC")  # the first six letters of a writing statement
+SERVER_GONE = ("57P01", "57P02", "57P03")  # PostgreSQL shutting down, crashed, starting up
+FILE_TROUBLE = ("SQLITE_CANTOPEN", "SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_IOERR", "SQLITE_FULL")
 
 
 class Base(DeclarativeBase):
@@ -30,6 +35,26 @@ def connect(database_url: str) -> sessionmaker:
         if engine.url.database not in (None, "", ":memory:"):
             queue_sqlite_writers(engine, Path(engine.url.database + ".writers"))
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def is_outage(error: BaseException) -> bool:
+    """The database could not be reached, or dropped the connection: not a statement that
+    failed (a lock or statement timeout, a constraint), which trying later would not mend.
+    The first failure of a chain decides: a rollback that failed because a job's timeout
+    interrupted a query is that timeout, not an outage."""
+    seen = set()
+    while error.__context__ is not None and id(error) not in seen:
+        seen.add(id(error))
+        error = error.__context__
+    if isinstance(error, DBAPIError):
+        if error.connection_invalidated:
+            return True
+        error = error.orig
+    if isinstance(error, sqlite3.OperationalError):
+        return (error.sqlite_errorname or "").startswith(FILE_TROUBLE)
+    if not isinstance(error, (psycopg.OperationalError, psycopg.InterfaceError)):
+        return False
+    return error.sqlstate is None or error.sqlstate.startswith("08") or error.sqlstate in SERVER_GONE  # none: no server
 
 
 def queue_sqlite_writers(engine: Engine, lock_path: Path) -> None:

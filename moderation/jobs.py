@@ -8,6 +8,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Callback, Queue, Retry
 from rq.job import Job
 
+from .db import is_outage
 from .settings import Settings
 from .tables import CHECKS
 
@@ -21,6 +22,20 @@ FAILURE_CALLBACK_TIMEOUT = 10  # seconds a job's failure callback may take (RQ's
 
 def connect_redis(url: str) -> Redis:
     return Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=5, health_check_interval=30)
+
+
+def note_storage_outage(job: Job, error: BaseException) -> bool:
+    """Mark a job whose last try failed only because the database could not be reached:
+    nothing is wrong with its comment or event, so the sweeper runs it again once the
+    database answers instead of treating it as failed for good. True if it was marked."""
+    job.meta["storage_down"] = down = is_outage(error)  # (a requeued job's old mark goes)
+    job.save_meta()
+    return down
+
+
+def waits_for_storage(job: Job | None) -> bool:
+    """A failed job that `note_storage_outage` marked."""
+    return job is not None and job.meta.get("storage_down", False)
 
 
 def job_id(check: str, comment_id: str) -> str:
@@ -42,10 +57,12 @@ class CheckQueues:
         }
 
     def enqueue(self, comment_id: str, checks=CHECKS) -> None:
-        """Enqueue the checks of one comment in one Redis round trip. Not a MULTI
-        transaction: a check whose job did not arrive is found and enqueued by the sweeper."""
+        """Enqueue the checks of one comment in one Redis round trip (a job run again by the
+        sweeper leaves the failed registry). Not a MULTI transaction: a check whose job did
+        not arrive is found and enqueued by the sweeper."""
         with self.redis.pipeline(transaction=False) as pipe:
             for check in checks:
+                self.queues[check].failed_job_registry.remove(job_id(check, comment_id), pipeline=pipe)
                 job = Queue.prepare_data(
                     CHECK_FUNCTIONS[check],
                     args=(comment_id,),

@@ -3,9 +3,12 @@
 The database is the source of truth. A comment accepted while Redis was down (or lost
 when Redis restarted empty) has no job; the sweeper enqueues it. A job that ended in
 RQ's failed registry is not retried forever: its check is recorded as failed, and the
-comment follows the fail policy. Callback events are swept the same way: an undelivered
+comment follows the fail policy; unless its last try failed because the database was down
+(`jobs.note_storage_outage`): then it is run again, every sweep, until the database answers,
+so a long outage leaves comments pending instead of sending them to moderators. Callback events are swept the same way: an undelivered
 event with no live delivery job is enqueued again, and one whose job is in the failed
-registry (its worker died before the failure callback ran) is marked failed.
+registry (its worker died before the failure callback ran) is marked failed, unless it, too,
+only waited for the database.
 
 A job whose worker died mid-job (killed, out of memory, the host gone) stays `started`
 until its entry in RQ's started registry expires; RQ's own cleanup then retries it, or
@@ -25,7 +28,7 @@ from sqlalchemy.orm import sessionmaker
 from .callbacks import QUEUE as CALLBACKS
 from .callbacks import CallbackQueue, delivery_job_id
 from .decisions import record_failures
-from .jobs import CheckQueues, job_id
+from .jobs import CheckQueues, job_id, waits_for_storage
 from .settings import Settings
 from .tables import CHECKS, CallbackEvent, CheckResult, Comment, utcnow
 
@@ -64,9 +67,9 @@ def sweep_pending(sessions: sessionmaker, checks: CheckQueues, settings: Setting
     report.pending = len(stale)
     for public_id, row_id in stale:
         missing = [check for check in CHECKS if (row_id, check) not in done]
-        statuses = job_statuses(checks.redis, public_id, missing)
-        lost = [check for check in missing if statuses[check] not in ALIVE and statuses[check] != JobStatus.FAILED]
-        failed = [check for check in missing if statuses[check] == JobStatus.FAILED]
+        states = job_states(checks.redis, public_id, missing)
+        lost = [check for check in missing if states[check] == "lost"]
+        failed = [check for check in missing if states[check] == "failed"]
         if lost:
             checks.enqueue(public_id, lost)
             report.enqueued += 1
@@ -92,9 +95,9 @@ def sweep_callbacks(sessions: sessionmaker, callbacks: CallbackQueue, settings: 
     if not waiting:
         return 0, 0
     jobs = Job.fetch_many([delivery_job_id(event_id) for event_id in waiting], connection=callbacks.redis)
-    statuses = {event_id: job.get_status(refresh=False) if job else None for event_id, job in zip(waiting, jobs)}
-    lost = [event_id for event_id, status in statuses.items() if status not in ALIVE and status != JobStatus.FAILED]
-    failed = [event_id for event_id, status in statuses.items() if status == JobStatus.FAILED]
+    states = {event_id: job_state(job) for event_id, job in zip(waiting, jobs)}
+    lost = [event_id for event_id, state in states.items() if state == "lost"]
+    failed = [event_id for event_id, state in states.items() if state == "failed"]
     if lost:
         callbacks.enqueue(lost)
     if failed:
@@ -117,6 +120,17 @@ def handle_abandoned(redis: Redis) -> int:
     return abandoned
 
 
-def job_statuses(redis: Redis, comment_id: str, checks: list[str]) -> dict[str, JobStatus | None]:
+def job_states(redis: Redis, comment_id: str, checks: list[str]) -> dict[str, str]:
     jobs = Job.fetch_many([job_id(check, comment_id) for check in checks], connection=redis)
-    return {check: job.get_status(refresh=False) if job else None for check, job in zip(checks, jobs)}
+    return {check: job_state(job) for check, job in zip(checks, jobs)}
+
+
+def job_state(job: Job | None) -> str:
+    """What the sweeper does about a job: "alive" (leave it), "failed" (for good), or "lost"
+    (enqueue it again: gone from Redis, or failed only because the database was down)."""
+    status = job.get_status(refresh=False) if job else None
+    if status in ALIVE:
+        return "alive"
+    if status == JobStatus.FAILED and not waits_for_storage(job):
+        return "failed"
+    return "lost"

@@ -6,6 +6,10 @@ comments a second from a thread, each under an Idempotency-Key of its own.
   started again each time: the requests in between get a quick 503 in the JSON error shape
   and nothing they sent is stored; every comment that got a 202 is stored once under its id
   and decided by both checks; the web and the workers carry on without a restart.
+- Checks that run while PostgreSQL is down use up their retries (one, a second apart, here)
+  and fail: that is not a failed check. The comments stay pending through an outage longer
+  than the retries and are decided by their scores once the database is back (sweeper), not
+  sent to moderators by the fail policy.
 - gunicorn reloaded (SIGHUP), then stopped (SIGTERM) and started again: the reload refuses
   no request; the restart refuses connections for a while, and a client that sends a
   refused request again under the same key gets its comment stored once.
@@ -31,10 +35,13 @@ from typing import NamedTuple
 import psutil
 import pytest
 from redis import Redis
+from rq.job import Job
+from rq.registry import FailedJobRegistry
 from sqlalchemy import create_engine, text
 
 from conftest import free_port, skip_or_fail
-from stack import ARTICLE, Processes, call, compose_env, create_site, fetch, service_argv, start_web, tally, wait_for
+from stack import (ARTICLE, Processes, call, compose_env, create_site, fetch, service_argv, start_web, submit, tally,
+                   wait_for)
 
 RATE = 10  # comments a second, well under the site's default flood limit (600 a minute)
 QUICK = 3  # seconds: the longest a request may take while the database is down or back
@@ -210,7 +217,8 @@ def stack(cluster, redis_server, tmp_path_factory):
     directory = tmp_path_factory.mktemp("outages")
     database_url = cluster.create_database("saring_outages")
     env = compose_env(MODERATION_DATABASE_URL=database_url, MODERATION_REDIS_URL=redis_server.url,
-                      MODERATION_WORKER_HEARTBEAT="1", MODERATION_SWEEP_INTERVAL="1")
+                      MODERATION_WORKER_HEARTBEAT="1", MODERATION_SWEEP_INTERVAL="1",
+                      MODERATION_CHECK_RETRIES="1")  # one retry, a second later: outages outlast it
     with Processes(directory) as processes:
         key = create_site(processes, env)
         base = start_web(processes, env, directory)
@@ -328,6 +336,30 @@ def test_postgres_restarted_under_load(cluster, stack):
     assert_decided_once(stack.database_url, accepted.values())
     stack.processes.check_alive()  # neither the web nor a worker exited ...
     assert gunicorn_workers(stack.processes) == workers  # ... nor did gunicorn replace a worker
+
+
+def test_checks_wait_for_the_database_however_long_it_is_down(cluster, stack, redis_server):
+    redis = Redis.from_url(redis_server.url)
+    failed = FailedJobRegistry("toxicity", connection=redis)
+    toxicity = stack.processes.running["toxicity"]
+    toxicity.send_signal(signal.SIGSTOP)  # its jobs wait in the queue ...
+    try:
+        ids = [submit(stack.base, stack.key, 70000 + number, CONTENT.format(number=f"wait-{number}"))[1]["id"]
+               for number in range(8)]
+        cluster.stop("fast")  # ... until the database is down
+    finally:
+        toxicity.send_signal(signal.SIGCONT)
+    try:
+        jobs = [f"toxicity-{comment_id}" for comment_id in ids]
+        wait_for(lambda: set(jobs) <= set(failed.get_job_ids()), 30, lambda: f"failed: {failed.get_job_ids()}")
+        marked = [job.meta.get("storage_down") for job in Job.fetch_many(jobs, connection=redis)]
+        assert marked == [True] * len(ids), marked
+        time.sleep(3)  # the outage goes on past the retries and several sweeps
+    finally:
+        cluster.start()
+    assert_decided_once(stack.database_url, ids)  # by their scores, none by the fail policy
+    assert not set(jobs) & set(failed.get_job_ids())
+    redis.close()
 
 
 def test_web_server_reloaded_and_restarted_under_load(stack):

@@ -61,3 +61,20 @@ def test_a_failed_job_is_not_retried_forever_but_follows_the_fail_policy(app, cl
     assert "re-enqueued 0, failed for good 1" in result.output
     body = client.get(f"/api/v1/comments/{comment_id}", headers=site["auth"]).get_json()
     assert body["status"] == "flagged" and body["reason"] == "check_failed"
+
+
+def test_a_job_failed_only_because_the_database_was_down_runs_again(app, client, site, comment_payload, redis, work):
+    comment_id = client.post("/api/v1/comments", json=comment_payload(content=BENIGN), headers=site["auth"]).get_json()["id"]
+    job = Job.fetch(f"toxicity-{comment_id}", connection=redis)
+    Queue("toxicity", connection=redis).remove(job)
+    job.set_status(JobStatus.FAILED)
+    job.failed_job_registry.add(job, ttl=600)
+    job.meta["storage_down"] = True  # what the failure callback writes after a last try against a stopped database
+    job.save_meta()
+    work()
+    result = app.test_cli_runner().invoke(args=["sweep"])
+    assert "re-enqueued 1, failed for good 0" in result.output
+    assert comment_id not in Queue("toxicity", connection=redis).failed_job_registry.get_job_ids()
+    work()
+    body = client.get(f"/api/v1/comments/{comment_id}", headers=site["auth"]).get_json()
+    assert body["status"] == "approved" and body["reason"] != "check_failed", body

@@ -3,6 +3,9 @@ both checks are in. A job for a comment that is no longer pending (or was erased
 nothing, so a retry or a duplicate job is harmless. Errors are not caught: RQ retries the job, and
 `on_check_failure` applies the fail policy when the retries run out.
 
+A check whose last try failed because the database was down is not failed: the comment waits
+for the database (`moderation.jobs.note_storage_outage`), however long the outage.
+
 One exception: an operator requeues a failed job once its fault is gone. While the comment's
 status is still the fail policy's verdict on that check (nobody acted on it since), the score
 replaces the failure and the comment is decided again by the normal rules; otherwise the
@@ -14,6 +17,7 @@ from moderation.decisions import (
     decide_comment, fail_policy_stands, lock_comment, record_check, record_failures, redecide_comment, replace_failure,
 )
 from moderation.errors import CommentNotFound
+from moderation.jobs import note_storage_outage
 from moderation.tables import Comment
 
 from .runtime import current, model
@@ -63,8 +67,10 @@ def run_check(check: str, comment_id: str) -> dict:
 
 def on_check_failure(job, connection, exc_type, exc_value, traceback) -> None:
     """RQ calls this after every failed try; once no retry is left, the check is recorded
-    as failed and the comment follows the fail policy (flagged for a human)."""
-    if job.retries_left:
+    as failed and the comment follows the fail policy (flagged for a human). A check that
+    failed only because the database was down is not a failed check: the comment stays
+    pending and the sweeper runs the check again once the database is back."""
+    if job.retries_left or note_storage_outage(job, exc_value):
         return
     check = job.id.split("-", 1)[0]
     try:

@@ -14,6 +14,7 @@ import time
 
 from sqlalchemy import select, update
 
+from moderation.jobs import note_storage_outage
 from moderation.policy import site_policy
 from moderation.privacy import Vault
 from moderation.receivers import Destination, RefusedDestination, resolve_destination, signing_secrets
@@ -145,8 +146,9 @@ def record_attempt(event_id: str, attempted, error: str | None = None) -> None:
 
 def on_delivery_failure(job, connection, exc_type, exc_value, traceback) -> None:
     """RQ calls this after every failed try; once no retry is left the event is failed
-    (listed, replayable)."""
-    if job.retries_left:
+    (listed, replayable), unless the database was down: then the sweeper delivers it again
+    once the database is back."""
+    if job.retries_left or note_storage_outage(job, exc_value):
         return
     with current("sessions").begin() as session:
         session.execute(update(CallbackEvent)
