@@ -494,7 +494,7 @@ def kill_every_minute(shape: Fleet, seconds: float, origin: float, load: threadi
         kill = shape.kill_and_restart(name)
         kill["at_s"] = at
         kills.append(kill)
-        print(f"  killed {name} ({'mid-job ' + kill['job'] if kill['busy'] else 'idle'}); "
+        print(f"  killed {name} ({'mid-job ' + (kill['job'] or '(id not read)') if kill['busy'] else 'idle'}); "
               f"a new one registered {kill['restart_seconds']} s later", file=sys.stderr, flush=True)
     return kills
 
