@@ -177,6 +177,7 @@ def start_nginx(stack: Stack, upstream: str) -> str:
         raise SystemExit(f"{NGINX_SITE} no longer has `server web:8000;` and `listen 80;` to point elsewhere")
     site = site.replace("server web:8000;", f"server {upstream.removeprefix('http://')};")
     site = site.replace("listen 80;", f"listen 127.0.0.1:{port};")
+    site = site.replace("/var/log/nginx/access.log", str(stack.directory / "nginx-access.log"))
     (stack.directory / "saring-site.conf").write_text(site)
     (stack.directory / "nginx.conf").write_text(NGINX_MAIN.format(dir=stack.directory))
     process = stack.spawn("nginx", ["nginx", "-p", str(stack.directory), "-c", str(stack.directory / "nginx.conf")])

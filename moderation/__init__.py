@@ -26,7 +26,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     from . import (
         api, authors_api, callbacks, callbacks_api, cli, db, errors, health, jobs, logs, metrics, moderator_api,
-        openapi, ops, pages, privacy, widget, workspace,
+        openapi, ops, pages, perspective, privacy, widget, workspace,
     )
     from .articles import ArticleIdConverter
 
@@ -42,7 +42,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     cli.init_app(app)
     metrics.init_app(app)
 
-    for blueprint in (api.bp, authors_api.bp, callbacks_api.bp, moderator_api.bp, widget.bp):
+    for blueprint in (api.bp, authors_api.bp, callbacks_api.bp, moderator_api.bp, perspective.bp, widget.bp):
         csrf.exempt(blueprint)  # keys and tokens, not cookies, authenticate the APIs and the widget
         app.register_blueprint(blueprint)
     for blueprint in (health.bp, metrics.bp, openapi.bp, ops.bp, pages.bp, workspace.bp):

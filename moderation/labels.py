@@ -9,8 +9,9 @@ from sqlalchemy import Integer, case, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from .rules import judge
-from .tables import CheckResult, Comment, Label, Site, utcnow
+from .tables import CheckResult, Comment, Label, Site, SuggestedScore, utcnow
 
+LABELLED = ("TOXICITY", "SEVERE_TOXICITY")  # suggested Perspective scores that label toxicity
 VERDICTS = {  # (action, reason) -> {check: label}
     ("approve", None): {"spam": 0, "toxicity": 0},
     ("spam", "spam"): {"spam": 1},
@@ -80,7 +81,8 @@ def overturn_rates(session: Session, site_ids: list[int] | None = None) -> list[
 
 
 def training_rows(session: Session, check: str, site_slug: str | None = None) -> list[tuple[str, int, str]]:
-    """(content, label, site slug) of every labelled comment for a check, for retraining."""
+    """(content, label, site slug) of every labelled comment for a check, for retraining:
+    moderators' labels, then (toxicity) the scores Perspective clients suggested."""
     query = (
         select(Comment.content, Label.value, Site.slug)
         .join(Comment, Comment.id == Label.comment_id)
@@ -88,6 +90,12 @@ def training_rows(session: Session, check: str, site_slug: str | None = None) ->
         .where(Label.check == check)
         .order_by(Label.id)
     )
+    suggested = (
+        select(SuggestedScore.content, SuggestedScore.label, Site.slug)
+        .join(Site, Site.id == SuggestedScore.site_id)
+        .where(SuggestedScore.attribute.in_(LABELLED if check == "toxicity" else ()))
+        .order_by(SuggestedScore.id)
+    )
     if site_slug:
-        query = query.where(Site.slug == site_slug)
-    return [tuple(row) for row in session.execute(query)]
+        query, suggested = query.where(Site.slug == site_slug), suggested.where(Site.slug == site_slug)
+    return [tuple(row) for row in session.execute(query)] + [tuple(row) for row in session.execute(suggested)]

@@ -23,12 +23,13 @@ REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 EMAIL = re.compile(r"[^/@\s]+@[^/@\s]+")
 PROBES = ("health.healthz", "health.readyz", "metrics.expose")  # logged at DEBUG while they succeed
 STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+UNLOGGED = {"arguments", "kwargs"}  # a failed job's arguments, which RQ logs: a Perspective job's is a text
 CREATED_COMMENT = re.compile(r"/comments/([A-Za-z0-9_-]{1,64})$|#comment-([A-Za-z0-9_-]{1,64})$")
 
 
 class JsonFormatter(logging.Formatter):
-    """A record as one JSON line: time, level, logger, message, the record's extra fields,
-    and the request id or job id it was logged under."""
+    """A record as one JSON line: time, level, logger, message, the record's extra fields
+    (but never a job's arguments), and the request id or job id it was logged under."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry = {
@@ -38,7 +39,7 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         for key, value in vars(record).items():
-            if key not in STANDARD:
+            if key not in STANDARD and key not in UNLOGGED:
                 entry.setdefault(key, value)
         if has_request_context() and "request_id" in g:
             entry.setdefault("request_id", g.request_id)

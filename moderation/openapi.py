@@ -1,13 +1,18 @@
 """The OpenAPI document, built from the pydantic schemas and served at /api/v1/openapi.json:
-the site API (site key), the moderator API (moderator token) and the widget (publishable key)."""
+the site API (site key), the moderator API (moderator token), the widget (publishable key),
+and the Perspective-compatible API (a site key, as ?key=), whose messages and errors are
+Perspective's own, written out here as JSON Schema."""
 from typing import Literal
 
 from flask import Blueprint, jsonify
 from pydantic import BaseModel, ConfigDict, Field
 
 from . import review_schemas as moderation
+from .errors import GOOGLE_STATUS, PERSPECTIVE_DETAIL
 from .authors_api import AuthorErased, AuthorExport, AuthorRequest
 from .callbacks_api import CallbackIn, EventsQuery, ReplayIn, RotationIn
+from .languages import SUPPORTED
+from .perspective import ATTRIBUTES, MAX_TEXT_BYTES, MAX_TOKEN
 from .policy import Policy
 from .schemas import (
     LARGEST_NUMBER, ArticleChange, ArticleView, CommentAccepted, CommentEdit, CommentIn, CommentView, Error, ThreadPage,
@@ -170,7 +175,8 @@ LOCATION = {"Location": {"description": "The comment's URL.", "schema": {"type":
 
 
 def ref(model) -> dict:
-    return {"$ref": REF.format(model=model.__name__)}
+    """A reference to a model's schema (or to a schema by name)."""
+    return {"$ref": REF.format(model=getattr(model, "__name__", model))}
 
 
 def responds(model, description: str) -> dict:
@@ -190,6 +196,7 @@ def build_document() -> dict:
         schema = model.model_json_schema(ref_template=REF)
         schemas.update(schema.pop("$defs", {}))
         schemas[model.__name__] = schema
+    schemas.update(perspective_schemas())
     bearer = {"type": "http", "scheme": "bearer"}
     return {
         "openapi": "3.1.0",
@@ -198,11 +205,16 @@ def build_document() -> dict:
             "version": "1",
             "description": "Sites post reader comments; Saring checks them for spam and toxicity and decides.",
         },
-        "paths": {**site_paths(), **moderation_paths(), **widget_paths()},
+        "paths": {**site_paths(), **moderation_paths(), **widget_paths(), **perspective_paths()},
         "tags": [
             {"name": "site", "description": "The site API, for a site's API key."},
             {"name": "moderation", "description": "The moderators' workspace, for moderator API tokens."},
             {"name": "widget", "description": "The embeddable widget's endpoints, for any page (CORS)."},
+            {"name": "perspective", "description": "The Perspective-compatible API, for a Perspective API client "
+                                                   "(Coral Talk among them) given the endpoint "
+                                                   "https://HOST/perspective/v1alpha1 and a site's API key. Its "
+                                                   "errors are Google's: {\"error\": {\"code\", \"message\", "
+                                                   "\"status\", \"details\"}}."},
         ],
         "components": {
             "schemas": schemas,
@@ -213,6 +225,9 @@ def build_document() -> dict:
                 "publishableKey": {"type": "apiKey", "in": "header", "name": "X-Saring-Key",
                                    "description": "The site's publishable key, pk_…: public (it is in the page); "
                                                   "it posts comments from the site's allowed origins only."},
+                "perspectiveKey": {"type": "apiKey", "in": "query", "name": "key",
+                                   "description": "The site's API key, in the query string as Perspective's clients "
+                                                  "send it (never logged); or as a Bearer header (siteKey)."},
             },
         },
     }
@@ -378,6 +393,144 @@ def moderation_paths() -> dict:
             "(admins only).", m.PolicyVersions, parameters=[site], fails=(403, 404))},
     }
     return {f"/api/v1/moderation{path}": item for path, item in routes.items()}
+
+
+# -- the Perspective-compatible API: Perspective's own messages, as far as Saring reads them ------
+
+PERSPECTIVE_ERROR = "PerspectiveError"
+PERSPECTIVE_SECURITY = [{"perspectiveKey": []}, {"siteKey": []}]
+PERSPECTIVE_ERRORS = {
+    400: "INVALID_ARGUMENT: an invalid API key, a body that is not a JSON object, a field of the wrong type, a blank "
+         "or too long text (errorType COMMENT_EMPTY, COMMENT_TOO_LONG), no or an unknown attribute, or an attribute "
+         "or language Saring does not score (LANGUAGE_NOT_SUPPORTED_BY_ATTRIBUTE).",
+    403: "PERMISSION_DENIED: no API key (`?key=` or a Bearer header).",
+    413: "INVALID_ARGUMENT: the body is too large.",
+    429: "RESOURCE_EXHAUSTED: over the site's analyze requests a minute (its policy's `perspective.quota_per_minute`).",
+    503: "UNAVAILABLE: no toxicity worker is running, none scored the text within the site's time budget (its "
+         "policy's `perspective.time_budget_ms`), or storage or the job queue is down. Retry later.",
+}
+SUGGESTION_ERRORS = PERSPECTIVE_ERRORS | {
+    400: "INVALID_ARGUMENT: an invalid API key, a body that is not a JSON object, a field of the wrong type, a blank "
+         "or too long text, no suggested score, or an attribute Saring does not score.",
+    503: "UNAVAILABLE: storage is down; nothing was saved. Retry later.",
+}
+PERSPECTIVE_RETRY = {"Retry-After": {"description": "Seconds to wait: until the next minute (429); while storage is "
+                                                    "down (503, then only).",
+                                     "schema": {"type": "integer", "minimum": 1}}}
+
+
+def perspective_schemas() -> dict:
+    """Perspective's messages under the names of its v1alpha1 API, with what Saring reads of
+    each request (a field left out here is ignored) and all it answers."""
+    probability = {"type": "number", "minimum": 0, "maximum": 1}
+    optional_string = {"type": ["string", "null"]}
+    language = {"type": "array", "items": {"enum": list(SUPPORTED)}, "minItems": 1, "maxItems": 1}
+    attributes = {"type": "object", "minProperties": 1, "additionalProperties": False,
+                  "description": "Perspective's attributes Saring scores, each the highest of the toxicity model's "
+                                 "outputs: " + "; ".join(f"{name}: {', '.join(outputs)}"
+                                                         for name, outputs in ATTRIBUTES.items())
+                                 + ". Any other (THREAT, SEXUALLY_EXPLICIT, ...) is a 400."}
+    detail = {"type": "object", "required": ["@type", "errorType"], "properties": {
+        "@type": {"const": PERSPECTIVE_DETAIL},
+        "errorType": {"type": "string", "examples": ["COMMENT_EMPTY", "COMMENT_TOO_LONG",
+                                                     "LANGUAGE_NOT_SUPPORTED_BY_ATTRIBUTE"]}}}
+    error = {"type": "object", "required": ["code", "message", "status"], "properties": {
+        "code": {"type": "integer", "description": "The HTTP status."},
+        "message": {"type": "string"},
+        "status": {"type": "string", "enum": sorted({*GOOGLE_STATUS.values(), "UNKNOWN"})},
+        "details": {"type": "array", "items": detail, "description": "Perspective's own errorType, where it has one."}}}
+    return {
+        "TextEntry": {"type": "object", "required": ["text"], "properties": {"text": {
+            "type": "string", "minLength": 1, "maxLength": MAX_TEXT_BYTES, "pattern": "\\S",
+            "description": f"The comment: not blank, at most {MAX_TEXT_BYTES} bytes of UTF-8. Never stored."}}},
+        "AttributeParameters": {"type": "object", "properties": {
+            "scoreType": {"const": "PROBABILITY", "description": "The only kind of score."},
+            "scoreThreshold": probability | {"type": ["number", "null"],
+                                             "description": "Leave the attribute out below this score."}}},
+        "AnalyzeCommentRequest": {"type": "object", "required": ["comment", "requestedAttributes"], "properties": {
+            "comment": ref("TextEntry"),
+            "requestedAttributes": attributes | {"properties": dict.fromkeys(ATTRIBUTES, ref("AttributeParameters"))},
+            "languages": {"type": ["array", "null"], "items": {"type": "string"}, "description": (
+                "A hint only: the text's language is detected (Indonesian or English) and reported. A language "
+                "other than id (or in) and en, with any region, is a 400 LANGUAGE_NOT_SUPPORTED_BY_ATTRIBUTE.")},
+            "spanAnnotations": {"type": "boolean", "description": "Score each sentence too (`spanScores`); "
+                                                                   "otherwise the one span is the whole text."},
+            "doNotStore": {"type": "boolean", "description": "Coral Talk sends true. Either way Saring keeps no "
+                                                             "analyzed text: not in the database, not in Redis once "
+                                                             "the score is read, not in any log."},
+            "clientToken": optional_string | {"description": "Echoed back."},
+        }},
+        "Score": {"type": "object", "required": ["value", "type"],
+                  "properties": {"value": probability, "type": {"const": "PROBABILITY"}}},
+        "SpanScore": {"type": "object", "required": ["begin", "end", "score"], "properties": {
+            "begin": {"type": "integer", "minimum": 0, "description": "The span's first character (a code point)."},
+            "end": {"type": "integer", "minimum": 0, "description": "The character after the span's last."},
+            "score": ref("Score")}},
+        "AttributeScores": {"type": "object", "required": ["summaryScore", "spanScores"], "properties": {
+            "summaryScore": ref("Score"), "spanScores": {"type": "array", "items": ref("SpanScore")}}},
+        "AnalyzeCommentResponse": {
+            "type": "object", "required": ["attributeScores", "languages", "detectedLanguages"],
+            "description": "The scores of the requested attributes (one below its scoreThreshold left out).",
+            "properties": {
+                "attributeScores": {"type": "object", "propertyNames": {"enum": list(ATTRIBUTES)},
+                                    "additionalProperties": ref("AttributeScores")},
+                "languages": language | {"description": "The language detected in the text (not the hint)."},
+                "detectedLanguages": language,
+                "clientToken": {"type": "string"},
+            }},
+        "SuggestedScore": {"type": "object", "required": ["summaryScore"], "properties": {
+            "summaryScore": {"type": "object", "required": ["value"], "properties": {"value": probability | {
+                "description": "0: acceptable, 1: toxic (0.5 or more labels the text toxic)."}}}}},
+        "SuggestCommentScoreRequest": {"type": "object", "required": ["comment", "attributeScores"], "properties": {
+            "comment": ref("TextEntry"),
+            "attributeScores": attributes | {"properties": dict.fromkeys(ATTRIBUTES, ref("SuggestedScore")),
+                                             "description": "The score a moderator's decision suggests; stored as "
+                                                            "a training label of the site (TOXICITY and "
+                                                            "SEVERE_TOXICITY label the toxicity model)."},
+            "context": {"description": "Coral Talk's: {\"entries\": [{\"text\": JSON naming the comment's "
+                                       "`url` and `Coral_comment_id`}]}. A later suggestion for the same comment "
+                                       "id replaces the earlier one."},
+            "languages": {"description": "Ignored."},
+            "communityId": optional_string | {"description": f"Stored with the label (its first {MAX_TOKEN} "
+                                                             "characters)."},
+            "clientToken": optional_string | {"description": "Echoed back."},
+        }},
+        "SuggestCommentScoreResponse": {"type": "object", "properties": {"clientToken": {"type": "string"}},
+                                        "description": "Stored."},
+        PERSPECTIVE_ERROR: {"type": "object", "required": ["error"], "properties": {"error": error},
+                            "description": "Google's error shape."},
+    }
+
+
+def perspective_paths() -> dict:
+    """/perspective/v1alpha1, Perspective's two methods of comments (a colon in the path, as
+    Google spells its custom methods)."""
+    analyze = perspective_operation(
+        "analyzeComment", "Score a text for the requested attributes with the toxicity model (a job on the toxicity "
+        "queue, answered within the site's time budget), as Perspective's comments:analyze does.",
+        "AnalyzeCommentRequest", "AnalyzeCommentResponse", (400, 403, 413, 429, 503), PERSPECTIVE_ERRORS)
+    suggest = perspective_operation(
+        "suggestCommentScore", "Store the score a client suggests for a text (Coral Talk: 0 when a moderator "
+        "approves a comment, 1 when one rejects it) as a training label of the site.",
+        "SuggestCommentScoreRequest", "SuggestCommentScoreResponse", (400, 403, 413, 503), SUGGESTION_ERRORS)
+    return {"/perspective/v1alpha1/comments:analyze": {"post": analyze},
+            "/perspective/v1alpha1/comments:suggestscore": {"post": suggest}}
+
+
+def perspective_operation(operation_id: str, summary: str, body: str, answer: str, fails: tuple[int, ...],
+                          text: dict) -> dict:
+    """An operation of the Perspective-compatible API: a site key (?key= or Bearer), errors
+    in Google's shape, and no 401 (Perspective's clients expect 400 for a bad key, 403 for none)."""
+    responses = {"200": {"description": summary, "content": {"application/json": {"schema": ref(answer)}}}}
+    for status in fails:
+        responses[str(status)] = {"description": text[status],
+                                  "content": {"application/json": {"schema": ref(PERSPECTIVE_ERROR)}}}
+        if status in (429, 503):
+            responses[str(status)]["headers"] = PERSPECTIVE_RETRY
+    return {"operationId": operation_id, "summary": summary, "tags": ["perspective"],
+            "security": PERSPECTIVE_SECURITY, "parameters": [],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": ref(body)}}},
+            "responses": responses}
 
 
 def operation(operation_id: str, summary: str, answer, *, status: int = 200, body=None, body_required: bool = True,

@@ -44,6 +44,16 @@ class FloodLimits(Strict):
     per_email: int = Field(default=5, ge=0, le=10_000)
 
 
+class PerspectiveOptions(Strict):
+    """The Perspective-compatible API (/perspective/v1alpha1): how many analyze requests a
+    minute the site may send (0: no limit), and how long a request may wait for a score."""
+
+    quota_per_minute: int = Field(default=6000, ge=0, le=1_000_000,
+                                  description="Analyze requests a minute the site may send; over it: 429 (0: no limit).")
+    time_budget_ms: int = Field(default=250, ge=50, le=4000,
+                                description="Milliseconds an analyze request may wait for its score; then 503.")
+
+
 WordList = list[str]
 
 
@@ -76,6 +86,7 @@ class Policy(Strict):
     observe: Literal["publish", "hold"] | None = Field(
         default=None, description="Record what the policy would decide but publish (or hold) everything.")
     flood: FloodLimits = Field(default_factory=FloodLimits)
+    perspective: PerspectiveOptions = Field(default_factory=PerspectiveOptions)
     erase: Literal["anonymise", "remove"] = Field(
         default="anonymise", description="What erasing an author does to their comments.")
     allow_private_callbacks: bool = Field(

@@ -9,13 +9,11 @@ from sqlalchemy import select
 
 from . import db
 from .errors import InvalidFields, NotFound
-from .policy import (
-    FloodLimits, Policy, changed_fields, model_thresholds, parse_policy, policy_versions, set_policy, site_policy,
-)
+from .policy import Policy, changed_fields, model_thresholds, parse_policy, policy_versions, set_policy, site_policy
 from .sites import SLUG_PATTERN, find_site
 from .tables import CHECKS, Site, SitePolicy
 from .workspace import admin_required, bp, current_moderator, show_field_errors
-from .workspace_forms import THRESHOLD_NAMES, PolicyForm
+from .workspace_forms import SECTIONS, THRESHOLD_NAMES, PolicyForm, section_fields
 
 PLAIN = ("premoderation", "hold_new_authors", "link_cap", "trusted_after", "trusted_relief", "auto_close_days",
          "erase", "allow_private_callbacks")
@@ -95,7 +93,8 @@ def render_policy(site: Site, form: PolicyForm, status: int = 200):
     defaults = model_thresholds(current_app.config["SETTINGS"].models_dir)
     return render_template(
         "moderate/policy.html", site=site, form=form, defaults=defaults, threshold_names=THRESHOLD_NAMES,
-        checks=CHECKS, flood=[f"flood_{name}" for name in FloodLimits.model_fields], flood_about=FloodLimits.__doc__,
+        checks=CHECKS, sections={section: {"fields": section_fields(section), "about": model.__doc__}
+                                 for section, model in SECTIONS.items()},
         versions=policy_versions(db.session(), site),
     ), status
 
@@ -121,7 +120,7 @@ def form_data(policy: Policy, version: int) -> dict:
     fields.update(version=str(version), observe=data["observe"] or "")
     fields.update((name, "\n".join(data[name])) for name in LISTS)
     fields.update((f"fail_{check}", data["fail"][check]) for check in CHECKS)
-    fields.update((f"flood_{name}", limit) for name, limit in data["flood"].items())
+    fields.update((f"{section}_{name}", value) for section in SECTIONS for name, value in data[section].items())
     fields.update((f"{name}_{edge}", value) for name, limits in data["thresholds"].items()
                   for edge, value in limits.items())
     return fields
@@ -133,8 +132,8 @@ def policy_data(form: PolicyForm) -> dict:
     data["observe"] = form.observe.data or None
     data.update((name, [line.strip() for line in form[name].data.splitlines() if line.strip()]) for name in LISTS)
     data["fail"] = {check: form[f"fail_{check}"].data for check in CHECKS}
-    data["flood"] = {name: form[f"flood_{name}"].data for name in FloodLimits.model_fields
-                     if form[f"flood_{name}"].data is not None}
+    data.update((section, {name: form[f"{section}_{name}"].data for name in model.model_fields
+                           if form[f"{section}_{name}"].data is not None}) for section, model in SECTIONS.items())
     thresholds = {name: {edge: form[f"{name}_{edge}"].data for edge in EDGES if form[f"{name}_{edge}"].data is not None}
                   for name in THRESHOLD_NAMES}
     data["thresholds"] = {name: limits for name, limits in thresholds.items() if limits}
@@ -143,6 +142,6 @@ def policy_data(form: PolicyForm) -> dict:
 
 def form_field(form: PolicyForm, name: str) -> str:
     """The form field beside which a policy error shows: thresholds.spam.flag -> spam_flag,
-    thresholds.spam (flag above reject) -> spam_flag, fail.spam -> fail_spam."""
+    thresholds.spam (flag above reject) -> spam_flag, fail.spam -> fail_spam, flood.per_ip -> flood_per_ip."""
     flat = name.removeprefix("thresholds.").replace(".", "_")
     return next((candidate for candidate in (flat, f"{flat}_flag") if candidate in form), name)

@@ -253,6 +253,27 @@ class Label(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class SuggestedScore(Base):
+    """A score a Perspective client suggested for a text (Coral Talk sends one when a moderator
+    approves, 0, or rejects, 1, a comment): a training label of the site for the toxicity
+    model (TOXICITY and SEVERE_TOXICITY; moderation.labels.training_rows). `external_id` is
+    the client's own comment id: a later suggestion for it replaces this one."""
+
+    __tablename__ = "suggested_scores"
+    __table_args__ = (Index("ix_suggested_scores_item", "site_id", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    attribute: Mapped[str] = mapped_column(String(32))
+    value: Mapped[float] = mapped_column(Float)
+    label: Mapped[int] = mapped_column(Integer)  # 1: the value is 0.5 or more
+    content: Mapped[str] = mapped_column(Text)
+    external_id: Mapped[str | None] = mapped_column(String(200))
+    url: Mapped[str | None] = mapped_column(String(2000))
+    community_id: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class SitePolicy(Base):
     """Every version of a site's policy, kept: each decision names the version it used."""
 

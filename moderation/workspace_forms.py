@@ -10,7 +10,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from .moderators import MIN_PASSWORD
-from .policy import ATTRIBUTES, FloodLimits, Policy
+from .policy import ATTRIBUTES, FloodLimits, PerspectiveOptions, Policy
 from .queue import SORTS
 from .review import ACTIONS
 from .tables import CHECKS, MODERATOR_REASONS, ROLES, STATUSES
@@ -147,7 +147,16 @@ class TokenForm(FlaskForm):
 # -- a site's policy (admins) ------------------------------------------------------------------
 
 THRESHOLD_NAMES = (*CHECKS, *ATTRIBUTES)
-FLOOD_LABELS = {"per_site": "Per site", "per_ip": "Per IP address", "per_email": "Per email address"}
+SECTIONS = {"flood": FloodLimits, "perspective": PerspectiveOptions}  # the policy's objects of numbers
+SECTION_LABELS = {  # each section's fields, as form fields named <section>_<field>
+    "flood_per_site": "Per site", "flood_per_ip": "Per IP address", "flood_per_email": "Per email address",
+    "perspective_quota_per_minute": "Analyze requests per minute", "perspective_time_budget_ms": "Time budget (ms)",
+}
+SECTION_HELP = {  # where the policy model describes a field, its description instead
+    "perspective_quota_per_minute": "Over it, a client is answered 429 until the minute ends. 0: no limit.",
+    "perspective_time_budget_ms": "How long an analyze request may wait for a score before it is answered 503. "
+                                  "Coral Talk gives up after 300 ms by default.",
+}
 OBSERVE = {"": "off: apply the policy", "publish": "observe, publish everything", "hold": "observe, hold everything"}
 
 
@@ -156,9 +165,21 @@ def about(name: str, model=Policy) -> str:
     return model.model_fields[name].description or ""
 
 
-def count_field(label: str, name: str, model=Policy) -> IntegerField:
-    return IntegerField(label, validators=[Optional()], description=about(name, model),
-                        render_kw={"type": "number", "step": 1, "inputmode": "numeric"})
+def bounds(name: str, model=Policy) -> dict:
+    """A number field's min and max, from the policy model's own constraints."""
+    return {key: getattr(constraint, edge) for constraint in model.model_fields[name].metadata
+            for key, edge in (("min", "ge"), ("max", "le")) if getattr(constraint, edge, None) is not None}
+
+
+def count_field(label: str, name: str, model=Policy, otherwise: str = "") -> IntegerField:
+    """A whole number field, described by the policy model (or `otherwise`), bounded as it is."""
+    return IntegerField(label, validators=[Optional()], description=about(name, model) or otherwise,
+                        render_kw={"type": "number", "step": 1, "inputmode": "numeric", **bounds(name, model)})
+
+
+def section_fields(section: str) -> list[str]:
+    """The form's fields of one of the policy's SECTIONS."""
+    return [f"{section}_{name}" for name in SECTIONS[section].model_fields]
 
 
 def list_field(label: str, name: str) -> TextAreaField:
@@ -200,7 +221,9 @@ for _name in CHECKS:
     setattr(PolicyForm, f"fail_{_name}", SelectField(
         f"When {_name} fails", choices=options((("closed", "closed: hold for a moderator"),
                                                 ("open", "open: ignore it, mark degraded")))))
-for _name in FloodLimits.model_fields:
-    setattr(PolicyForm, f"flood_{_name}", count_field(FLOOD_LABELS[_name], _name, FloodLimits))
+for _section, _model in SECTIONS.items():
+    for _name in _model.model_fields:  # a field without a label fails here, not by a save resetting it
+        _field = f"{_section}_{_name}"
+        setattr(PolicyForm, _field, count_field(SECTION_LABELS[_field], _name, _model, SECTION_HELP.get(_field, "")))
 
-del _name, _edge
+del _name, _edge, _section, _model, _field

@@ -304,6 +304,7 @@ def render_nginx(directory: Path, upstream: str, port: int) -> Path:
     site = (ROOT / "deploy/nginx.conf").read_text()
     assert "server web:8000;" in site and "listen 80;" in site
     site = site.replace("server web:8000;", f"server {upstream};").replace("listen 80;", f"listen 127.0.0.1:{port};")
+    site = site.replace("/var/log/nginx/access.log", str(directory / "nginx-access.log"))
     (directory / "site.conf").write_text(site)
     main = directory / "nginx.conf"
     main.write_text(NGINX_MAIN.format(dir=directory))

@@ -4,26 +4,31 @@ then the cases it found, kept as plain regression tests.
 The fuzzer runs on SQLite only: the answers under test do not depend on the database (the
 regression test of numbers, which do, runs on both). Every documented operation is sent with the credentials it
 documents (a site key, an admin's moderator token, the widget's publishable key from an allowed
-origin) and gets valid and invalid requests. None may answer 5xx; every answer must match the
+origin, the site key as `?key=` on the Perspective-compatible routes, answered by a real toxicity
+worker) and gets valid and invalid requests. None may answer 5xx; every answer must match the
 document (status code, content type, headers, body); invalid input must be refused; a missing
-credential is 401 before anything else; an undeclared method is 405 with `Allow`. A fixed seed
-and a small budget per operation keep CI repeatable and quick: FUZZ_EXAMPLES=100 hunts longer."""
+credential is 401 before anything else (403 on the Perspective routes); an undeclared method is
+405 with `Allow`. A fixed seed and a small budget per operation keep CI repeatable and quick:
+FUZZ_EXAMPLES=100 hunts longer."""
 import os
 
 import pytest
 import schemathesis
 from cryptography.fernet import Fernet
 from hypothesis import HealthCheck, settings
-from sqlalchemy import select, update
+from rq import Queue, Worker
+from sqlalchemy import func, select, update
 
 from conftest import statuses
 from moderation import create_app
 from moderation.db import transaction
 from moderation.moderators import issue_token
+from moderation.policy import parse_policy, set_policy
 from moderation.settings import Settings
 from moderation.sites import find_site, issue_publishable_key
-from moderation.tables import Article, Comment, Moderator
+from moderation.tables import Article, Comment, Moderator, SuggestedScore
 from moderation.transitions import transition
+from stack import Processes, compose_env, service_argv, service_env, wait_for
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))
 ORIGIN = "https://poroswarta.example"
@@ -31,6 +36,7 @@ ADMIN = "fuzz-admin-7f3a9c"  # a name the fuzzer will not guess (changeModerator
 APPROVED, FLAGGED = "fuzzApprovedComment01", "fuzzFlaggedComment001"  # public ids it may guess
 ARTICLE = "rusia-as-dialog"
 SQLITE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+PERSPECTIVE = "/perspective/"
 
 
 def served_document() -> dict:
@@ -59,6 +65,9 @@ CONFIG = schemathesis.Config.from_dict({
     # Every default check but one: a request the schema allows may still be refused for what a
     # schema cannot say (a deliverable email, an existing site), so a 422 to valid data is no bug.
     "checks": {"positive_data_acceptance": {"enabled": False}},
+    # Perspective answers an invalid key 400 (INVALID_ARGUMENT, "API key not valid"), as its clients
+    # expect, where this check wants 401 or 403 (test_perspective.py: test_keys_wrong_or_missing).
+    "operations": [{"include-path-regex": f"^{PERSPECTIVE}", "checks": {"ignored_auth": {"enabled": False}}}],
     "dictionaries": {name: {"values": values} for name, values in {
         "slugs": ["poros-warta"], "articles": [ARTICLE], "comments": [APPROVED, FLAGGED],
         "usernames": [ADMIN, "mira"], "emails": [f"pembaca{n}@example.co.id" for n in range(20)]}.items()},
@@ -89,7 +98,8 @@ def filter_query(context, query) -> bool:
 @pytest.fixture
 def credentials(app, site, client, comment_payload):
     """Data for the fuzzer to find (an approved and a flagged comment, the widget's key, an
-    admin with a token) and the headers each operation's security scheme asks for."""
+    admin with a token) and the headers (or, for the Perspective routes, the `?key=`) each
+    operation's security scheme asks for."""
     public_ids = []
     for content in ("Semoga dialog kedua negara membawa perdamaian.", "Beritanya kurang lengkap, tolong dicek."):
         response = client.post("/api/v1/comments", json=comment_payload(content=content), headers=site["auth"])
@@ -106,22 +116,44 @@ def credentials(app, site, client, comment_payload):
         session.flush()
         token = issue_token(session, admin, "fuzz")
     TESTED.app = app
-    by_scheme = {"siteKey": site["auth"], "moderatorToken": {"Authorization": f"Bearer {token}"},
-                 "publishableKey": {"X-Saring-Key": publishable, "Origin": ORIGIN}}
+    by_scheme = {"siteKey": {"headers": site["auth"]},
+                 "moderatorToken": {"headers": {"Authorization": f"Bearer {token}"}},
+                 "publishableKey": {"headers": {"X-Saring-Key": publishable, "Origin": ORIGIN}},
+                 "perspectiveKey": {"params": {"key": site["key"]}}}
 
-    def headers_for(operation) -> dict:
+    def credentials_for(operation) -> dict:
         schemes = [name for requirement in operation.definition.raw["security"] for name in requirement]
         return by_scheme[schemes[0]] if schemes else {}
 
-    return headers_for
+    return credentials_for
+
+
+@pytest.fixture
+def toxicity_worker(app, site, redis, tmp_path):
+    """A toxicity worker process, as compose runs it, to answer the analyze requests (without
+    one, each is a 503); the site gives it the longest time budget, so that a slow machine
+    cannot turn a score into a 503."""
+    with transaction(app.extensions["sessions"]) as session:
+        set_policy(session, find_site(session, site["slug"]),
+                   parse_policy({"perspective": {"time_budget_ms": 4000}}), "fuzz")
+    config = app.config["SETTINGS"]
+    env = service_env("toxicity", compose_env(MODERATION_DATABASE_URL=config.database_url,
+                                              MODERATION_REDIS_URL=config.redis_url), tmp_path)
+    toxicity = Queue("toxicity", connection=redis)
+    with Processes(tmp_path) as processes:
+        processes.start("toxicity", service_argv("toxicity"), env)
+        wait_for(lambda: processes.check_alive() or Worker.count(queue=toxicity), 60, processes.logs)
+        yield
 
 
 @SQLITE
 @schema.parametrize()
 @settings(max_examples=EXAMPLES, derandomize=True, deadline=None, database=None,
           suppress_health_check=list(HealthCheck))
-def test_every_operation_answers_as_documented(case, credentials):
-    case.call_and_validate(headers=credentials(case.operation))
+def test_every_operation_answers_as_documented(case, credentials, request):
+    if case.operation.path.endswith(":analyze"):
+        request.getfixturevalue("toxicity_worker")
+    case.call_and_validate(**credentials(case.operation))
 
 
 # What the fuzzer found, each failing case kept: on SQLite, but for the numbers each database
@@ -241,3 +273,14 @@ def test_a_comment_with_a_broken_link_is_decided(client, site, sessions, comment
     comment_id = response.get_json()["id"]
     assert statuses(sessions, [comment_id])[comment_id] in ("approved", "flagged", "rejected")
 
+
+@SQLITE
+@pytest.mark.parametrize("score", [5, "0.5", [0.5], None])
+def test_a_suggested_score_that_is_not_an_object_is_refused(client, site, sessions, score):
+    """A `summaryScore` that was not an object raised AttributeError (a 500) before its type was checked."""
+    response = client.post("/perspective/v1alpha1/comments:suggestscore", query_string={"key": site["key"]},
+                           json={"comment": {"text": "Komentar yang disetujui."},
+                                 "attributeScores": {"TOXICITY": {"summaryScore": score}}})
+    assert response.status_code == 400 and response.get_json()["error"]["status"] == "INVALID_ARGUMENT"
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(SuggestedScore)) == 0

@@ -3,23 +3,30 @@ moderator's token and login) cannot read, count, search or act on anything of si
 case per route and method (a route without one fails `test_every_route_has_an_isolation_case`):
 the moderator API's cases run one test each, the others one test per group (site API, widget
 and pages, workspace and ops); after each case, site B's comments, articles, labels, bans,
-audit events, callbacks, tokens and moderator are exactly as they were."""
+audit events, callbacks, tokens, moderator and the scores its Perspective client suggested are
+exactly as they were."""
+import json
 import re
+import threading
 from dataclasses import dataclass, replace
 
 import pytest
+from rq import Queue, SimpleWorker
 from sqlalchemy import func, or_, select, update
 
 from moderation.db import transaction
+from moderation.labels import training_rows
 from moderation.moderators import issue_token
+from moderation.perspective import QUOTA_KEY
 from moderation.policy import parse_policy, set_policy
 from moderation.receivers import set_callback
 from moderation.sites import add_key, create_site, find_site, issue_publishable_key
 from moderation.tables import (
     Article, AuditEvent, Ban, CallbackEvent, CallbackSecret, Comment, Label, Moderator, ModeratorToken, Site,
-    SitePolicy, utcnow,
+    SitePolicy, SuggestedScore, utcnow,
 )
 from moderation.widget import receipt_for
+from stack import wait_for
 from test_workspace import csrf_token, log_in
 
 API = "/api/v1/moderation"
@@ -53,7 +60,10 @@ class World:
     def open(self, method: str, path: str, **kwargs):
         """Any request; every successful answer is searched for any trace of B (but what the
         request itself carries: a filter or an id, shown back)."""
-        response = getattr(self.client, method)(path, **kwargs)
+        return self.inspect(getattr(self.client, method)(path, **kwargs), path, **kwargs)
+
+    def inspect(self, response, path: str, **kwargs):
+        """A request's answer, searched for any trace of B if it is a successful one."""
         if response.status_code < 300:
             text, sent = response.get_data(as_text=True), f"{path} {kwargs.get('data')} {kwargs.get('json')}"
             assert B_MARKER in sent.lower() or B_MARKER not in text.lower(), (path, text)
@@ -164,6 +174,11 @@ def site_b_state(sessions) -> dict:
             "policy": session.execute(select(Site.policy, Site.policy_version).where(Site.id == b)).one(),
             "policies": session.execute(select(SitePolicy.version, SitePolicy.policy)
                                         .where(SitePolicy.site_id == b)).all(),
+            "suggested": session.execute(select(
+                SuggestedScore.id, SuggestedScore.attribute, SuggestedScore.value, SuggestedScore.label,
+                SuggestedScore.content, SuggestedScore.external_id, SuggestedScore.url, SuggestedScore.community_id)
+                .where(SuggestedScore.site_id == b).order_by(SuggestedScore.id)).all(),
+            "training": training_rows(session, "toxicity", B),
         }
 
 
@@ -429,6 +444,78 @@ def public_thread(w: World):
     assert theirs.status_code == 200 and theirs.get_json()["comments"] == [] and B_SHARED not in theirs.text
 
 
+PERSPECTIVE = "/perspective/v1alpha1"
+CORAL_ID, B_URL = "coral-5f1e", "https://kabartimur.example/tambang#coral-5f1e"  # a comment B's Coral moderated
+A_TEXT = "Semoga banjir cepat surut dan bantuan segera datang."
+
+
+def a_key(w: World) -> str:
+    return w.a_auth["Authorization"].removeprefix("Bearer ")
+
+
+def perspective_analyze(w: World):
+    """A's key gets the scores of the text it sent, and nothing else: no trace of B, nothing
+    counted against B's quota. A real RQ worker (in this thread) answers the request, which
+    waits for it in another thread."""
+    app = w.client.application
+    redis = app.extensions["redis"]
+    with transaction(w.sessions) as session:  # time enough to hand the job to this thread's worker
+        set_policy(session, find_site(session, A), parse_policy({"allow_private_callbacks": True,
+                                                                 "perspective": {"time_budget_ms": 4000}}), "an-admin")
+    app.extensions.get("policies", {}).clear()  # no web process trusts its cached policy for long
+    path = f"{PERSPECTIVE}/comments:analyze?key={a_key(w)}"
+    body = {"comment": {"text": A_TEXT}, "requestedAttributes": {"TOXICITY": {}, "INSULT": {}},
+            "languages": ["en"], "doNotStore": True, "clientToken": "poros-1"}
+    toxicity = Queue("toxicity", connection=redis)
+    listening = SimpleWorker([toxicity], connection=redis)
+    listening.register_birth()  # a live toxicity worker: the view queues a job only then
+    answers = {}
+    request = threading.Thread(target=lambda: answers.update(analyzed=w.client.post(path, json=body)))
+    request.start()
+    try:
+        wait_for(lambda: "analyzed" in answers or analysis_queued(toxicity), 10, "no analyze job was queued")
+        if analysis_queued(toxicity):  # at the front of the queue: the one job this worker takes
+            SimpleWorker([toxicity], connection=redis).work(burst=True, max_jobs=1)
+    finally:
+        request.join(10)
+        listening.register_death()
+    analyzed = w.inspect(answers["analyzed"], path, json=body)
+    assert analyzed.status_code == 200, analyzed.get_json()
+    scores = analyzed.get_json()
+    assert set(scores) == {"attributeScores", "languages", "detectedLanguages", "clientToken"}
+    assert set(scores["attributeScores"]) == {"TOXICITY", "INSULT"} and scores["detectedLanguages"] == ["id"]
+    for attribute in scores["attributeScores"].values():
+        assert set(attribute) == {"summaryScore", "spanScores"}
+        assert [(span["begin"], span["end"]) for span in attribute["spanScores"]] == [(0, len(A_TEXT))]
+    with w.sessions() as session:
+        a_id, b_id = (session.scalar(select(Site.id).where(Site.slug == slug)) for slug in (A, B))
+    assert redis.keys(f"{QUOTA_KEY}:{a_id}:*") and not redis.keys(f"{QUOTA_KEY}:{b_id}:*")
+
+
+def analysis_queued(queue: Queue) -> bool:
+    return any(job_id.startswith("analyze-") for job_id in queue.job_ids)
+
+
+def perspective_suggest(w: World):
+    """A's key stores its suggestion under A, even for the comment id and URL that B's
+    suggestion named: B's label is neither replaced nor joined by A's, and A trains on its own."""
+    text = "Komentar Poros yang disetujui moderator."
+    body = {"comment": {"text": text}, "attributeScores": {"TOXICITY": {"summaryScore": {"value": 0}}},
+            "context": {"entries": [{"text": json.dumps({"url": B_URL, "Coral_comment_id": CORAL_ID})}]},
+            "communityId": "poros", "clientToken": "poros-2"}
+    by_query = answer(w, "post", f"{PERSPECTIVE}/comments:suggestscore?key={a_key(w)}", json=body)
+    assert by_query.get_json() == {"clientToken": "poros-2"}
+    by_header = answer(w, "post", f"{PERSPECTIVE}/comments:suggestscore", headers=w.a_auth,
+                       json={**body, "attributeScores": {"SEVERE_TOXICITY": {"summaryScore": {"value": 1}}}})
+    assert by_header.get_json() == {"clientToken": "poros-2"}
+    with w.sessions() as session:
+        a_id = session.scalar(select(Site.id).where(Site.slug == A))
+        stored = session.execute(select(SuggestedScore.site_id, SuggestedScore.attribute, SuggestedScore.external_id)
+                                 .where(SuggestedScore.content == text)).all()
+        assert sorted(stored) == [(a_id, "SEVERE_TOXICITY", CORAL_ID), (a_id, "TOXICITY", CORAL_ID)]
+        assert (text, 0, A) in training_rows(session, "toxicity", A)
+
+
 def openapi_document(w: World):
     answer(w, "get", "/api/v1/openapi.json")
 
@@ -669,10 +756,12 @@ OTHER_CASES = {
         ("/moderate/sites/<slug>/policy/versions/<version>/restore", "post"), ("/ops", "get"),
         ("/ops/callbacks/replay", "post"), ("/ops/queues/<queue>/requeue", "post"),
         ("/ops/queues/<queue>/jobs/<job_id>/requeue", "post"), ("/ops/queues/<queue>/jobs/<job_id>/delete", "post"))},
+    (f"{PERSPECTIVE}/comments:analyze", "POST"): perspective_analyze,
+    (f"{PERSPECTIVE}/comments:suggestscore", "POST"): perspective_suggest,
     ("/api/v1/authors/erase", "POST"): site_erase_author,
 }
-GROUPS = {"site API": "/api/", "widget and pages": ("/embed", "/widget", "/static", "/healthz", "/readyz", "/metrics",
-                                                   "/sites/"),
+GROUPS = {"site API": ("/api/", "/perspective/"),
+          "widget and pages": ("/embed", "/widget", "/static", "/healthz", "/readyz", "/metrics", "/sites/"),
           "workspace and ops": ("/moderate", "/ops")}
 
 
@@ -724,7 +813,8 @@ def test_a_site_api_key_opens_no_moderation_route(app, client, site):
 
 def prepare_group(w: World, group: str) -> None:
     """What a group's cases start from: A may take private callbacks and has a widget; B used
-    an Idempotency-Key and has a comment still pending; ana is logged in."""
+    an Idempotency-Key, has a comment still pending and a score its Coral Talk suggested; ana
+    is logged in."""
     with transaction(w.sessions) as session:
         a_site = find_site(session, A)
         set_policy(session, a_site, parse_policy({"allow_private_callbacks": True}), "an-admin")
@@ -737,6 +827,11 @@ def prepare_group(w: World, group: str) -> None:
     assert posted.status_code == 202
     w.b_pending = posted.get_json()["id"]
     w.b_ids = [*w.b_ids, w.b_pending]
+    suggested = w.client.post(f"{PERSPECTIVE}/comments:suggestscore?key={b_key}", json={
+        "comment": {"text": B_CONTENT[1]}, "attributeScores": {"TOXICITY": {"summaryScore": {"value": 1}}},
+        "context": {"entries": [{"text": json.dumps({"url": B_URL, "Coral_comment_id": CORAL_ID})}]},
+        "communityId": "kabar-timur"})
+    assert suggested.status_code == 200, suggested.get_json()
     if group == "workspace and ops":
         assert log_in(w.client, "ana").status_code == 303
 

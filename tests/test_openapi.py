@@ -3,7 +3,10 @@ import re
 
 import pytest
 
-DOCUMENTED = ("/api/v1", "/widget/v1")
+from moderation.perspective import ATTRIBUTES
+
+DOCUMENTED = ("/api/v1", "/widget/v1", "/perspective/v1alpha1")
+PERSPECTIVE = "/perspective/v1alpha1"
 UNDOCUMENTED_METHODS = {"HEAD", "OPTIONS"}
 
 
@@ -43,16 +46,19 @@ def test_path_parameters_match_their_templates(document):
 
 
 def test_operations_are_unique_and_answer_errors_in_one_shape(document):
-    operations = [operation for item in document["paths"].values() for operation in item.values()]
-    ids = [operation["operationId"] for operation in operations]
+    """Saring's one error shape everywhere but on the Perspective-compatible routes, which
+    answer Google's (and never 401: Perspective's clients expect 400 for a bad key)."""
+    operations = [(path, operation) for path, item in document["paths"].items() for operation in item.values()]
+    ids = [operation["operationId"] for _, operation in operations]
     assert len(ids) == len(set(ids))
-    for operation in operations:
+    for path, operation in operations:
         schemes = {name for requirement in operation["security"] for name in requirement}
         assert schemes <= set(document["components"]["securitySchemes"])
+        shape = "PerspectiveError" if path.startswith(PERSPECTIVE) else "Error"
         for status, answer in operation["responses"].items():
             if status >= "400":
-                assert answer["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
-        assert ("401" in operation["responses"]) == bool(schemes), operation["operationId"]
+                assert answer["content"]["application/json"]["schema"] == {"$ref": f"#/components/schemas/{shape}"}
+        assert ("401" in operation["responses"]) == (bool(schemes) and shape == "Error"), operation["operationId"]
     submit = document["paths"]["/api/v1/comments"]["post"]
     assert {"400", "401", "403", "409", "413", "415", "422", "429", "503"} <= set(submit["responses"])
     assert "Retry-After" in submit["responses"]["429"]["headers"]
@@ -62,6 +68,31 @@ def test_operations_are_unique_and_answer_errors_in_one_shape(document):
     assert document["components"]["securitySchemes"]["publishableKey"]["name"] == "X-Saring-Key"
     withdraw = document["paths"]["/api/v1/comments/{comment_id}"]["delete"]
     assert "content" not in withdraw["responses"]["204"]
+
+
+def test_the_perspective_routes_are_documented_as_perspective_clients_call_them(document):
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["perspectiveKey"] == schemes["perspectiveKey"] | {"type": "apiKey", "in": "query", "name": "key"}
+    schemas = document["components"]["schemas"]
+    analyze = document["paths"][f"{PERSPECTIVE}/comments:analyze"]["post"]
+    suggest = document["paths"][f"{PERSPECTIVE}/comments:suggestscore"]["post"]
+    for operation, fails in ((analyze, {"400", "403", "413", "429", "503"}), (suggest, {"400", "403", "413", "503"})):
+        assert operation["security"] == [{"perspectiveKey": []}, {"siteKey": []}]  # ?key=, or a Bearer header
+        assert set(operation["responses"]) == {"200", *fails}
+    assert "Retry-After" in analyze["responses"]["429"]["headers"]
+    request = schemas["AnalyzeCommentRequest"]
+    assert {"comment", "requestedAttributes"} == set(request["required"])
+    assert set(request["properties"]) == {"comment", "requestedAttributes", "languages", "spanAnnotations",
+                                          "doNotStore", "clientToken"}
+    assert set(request["properties"]["requestedAttributes"]["properties"]) == set(ATTRIBUTES)
+    scores = schemas["SuggestCommentScoreRequest"]["properties"]["attributeScores"]
+    assert set(scores["properties"]) == set(ATTRIBUTES) and scores["additionalProperties"] is False
+    answer = schemas["AnalyzeCommentResponse"]["properties"]
+    assert answer["attributeScores"]["propertyNames"] == {"enum": list(ATTRIBUTES)}
+    error = schemas["PerspectiveError"]["properties"]["error"]
+    assert error["required"] == ["code", "message", "status"]
+    assert {"INVALID_ARGUMENT", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "UNAVAILABLE"} <= set(
+        error["properties"]["status"]["enum"])
 
 
 def test_every_reference_resolves(document):

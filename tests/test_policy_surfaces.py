@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 import pytest
 from sqlalchemy import func, select
 
-from moderation.policy import DEFAULT, Policy, model_thresholds
+from moderation.policy import DEFAULT, Policy, changed_fields, model_thresholds
 from moderation.review_schemas import PolicyVersions, SitePolicyOut
 from moderation.tables import AuditEvent, Site, SitePolicy
 
@@ -193,6 +193,53 @@ def test_saving_the_form_stores_an_audited_version_and_the_history_shows_it(app,
     assert admin_browser.get("/moderate/sites/nowhere/policy").status_code == 404
 
 
+def test_the_form_keeps_and_edits_the_perspective_options(sessions, client, site, root, admin_browser):
+    """Set through the API, shown on the page, kept by a save of other fields (the page builds
+    the whole policy from its fields), changed by its own fields; a blank one is the default."""
+    assert client.put(API, headers=root, json={"perspective": {"quota_per_minute": 120,
+                                                               "time_budget_ms": 900}}).status_code == 200
+    page = admin_browser.get(PAGE).text
+    fields = form_fields(page)
+    assert (fields["perspective_quota_per_minute"], fields["perspective_time_budget_ms"]) == ("120", "900")
+    section = re.search(r'<fieldset class="policy-section" id="section-perspective">.*?</fieldset>', page, re.S)
+    assert "Perspective-compatible API" in section.group(0) and "/perspective/v1alpha1" in section.group(0)
+    budget = field_html(page, "perspective_time_budget_ms")
+    assert "Time budget (ms)" in budget and "503" in budget and 'min="50"' in budget and 'max="4000"' in budget
+    assert "Analyze requests per minute" in field_html(page, "perspective_quota_per_minute")
+
+    assert post_form(admin_browser, link_cap="4").status_code == 303
+    version, versions, events = stored(sessions)
+    assert version == 2 and versions[1]["policy"]["perspective"] == {"quota_per_minute": 120, "time_budget_ms": 900}
+    assert events[-1].details["changed"] == ["link_cap"]
+
+    assert post_form(admin_browser, perspective_quota_per_minute="0", perspective_time_budget_ms="").status_code == 303
+    version, versions, events = stored(sessions)
+    assert version == 3 and versions[2]["policy"]["perspective"] == {"quota_per_minute": 0, "time_budget_ms": 250}
+    assert events[-1].details["changed"] == ["perspective"]
+
+
+EVERY_FIELD = {  # a policy in which no field has its default
+    "thresholds": {"spam": {"flag": 0.3, "reject": 0.9}, "insult": {"flag": 0.5, "reject": None}},
+    "premoderation": True, "hold_new_authors": 2, "hold_words": ["slot gacor"], "block_words": ["judi"],
+    "link_cap": 3, "link_domains_allow": ["poroswarta.example"], "link_domains_deny": ["judi.example"],
+    "trusted_after": 5, "trusted_relief": 0.2, "fail": {"spam": "open", "toxicity": "open"}, "auto_close_days": 30,
+    "observe": "publish", "flood": {"per_site": 100, "per_ip": 3, "per_email": 2},
+    "perspective": {"quota_per_minute": 60, "time_budget_ms": 1000}, "erase": "remove",
+    "allow_private_callbacks": True,
+}
+
+
+def test_the_form_carries_every_field_of_the_policy(sessions, client, site, root, admin_browser):
+    """Saving the page as loaded changes nothing, whatever the policy: a field the page did not
+    show would fall back to its default. (A new policy field belongs in EVERY_FIELD too.)"""
+    assert changed_fields(DEFAULT, Policy.model_validate(EVERY_FIELD)) == sorted(Policy.model_fields)
+    assert client.put(API, headers=root, json=EVERY_FIELD).status_code == 200
+    saved = admin_browser.post(PAGE, data=form_fields(admin_browser.get(PAGE).text))
+    assert saved.status_code == 303 and "Nothing changed" in admin_browser.get(PAGE).text
+    version, versions, _ = stored(sessions)
+    assert version == 1 and Policy.model_validate(versions[0]["policy"]) == Policy.model_validate(EVERY_FIELD)
+
+
 LONG_LIST = "\n".join(f"kata{i}" for i in range(5001))
 
 
@@ -202,6 +249,8 @@ LONG_LIST = "\n".join(f"kata{i}" for i in range(5001))
     ({"spam_flag": "lots"}, "spam_flag", "Not a valid float value"),
     ({"link_cap": "-1"}, "link_cap", "greater than or equal to 0"),
     ({"flood_per_ip": "-5"}, "flood_per_ip", "greater than or equal to 0"),
+    ({"perspective_time_budget_ms": "20"}, "perspective_time_budget_ms", "greater than or equal to 50"),
+    ({"perspective_quota_per_minute": "lots"}, "perspective_quota_per_minute", "Not a valid integer value"),
     ({"hold_new_authors": "2.5"}, "hold_new_authors", "Not a valid integer value"),
     ({"trusted_relief": "0.9"}, "trusted_relief", "less than or equal to 0.5"),
     ({"link_domains_deny": "judi.example/slot"}, "link_domains_deny", "a domain name such as example.com"),

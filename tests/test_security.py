@@ -73,6 +73,8 @@ BODIES = {  # a valid body for each route, so that nothing but the key can refus
     ("/api/v1/authors/export", "POST"): {"email": EMAIL},
     ("/api/v1/authors/erase", "POST"): {"email": EMAIL},
 }
+PERSPECTIVE_BODY = {"comment": {"text": "Semoga dialog membawa damai."}, "requestedAttributes": {"TOXICITY": {}},
+                    "attributeScores": {"TOXICITY": {"summaryScore": {"value": 0}}}}  # good for either route
 
 
 def plain(rule: str) -> str:
@@ -100,6 +102,10 @@ def test_a_revoked_site_key_opens_no_route(app, client, site, settings, comment_
         response = other_process.open(fill(rule, comment_id=comment_id, article_id="rusia-as-dialog"), method=method,
                                       headers=bearer(site["key"]), json=body)
         assert (response.status_code, response.get_json()["error"]) == (401, "unauthorized"), (method, rule)
+    for path in ("comments:analyze", "comments:suggestscore"):  # the same key as Perspective's `?key=`: its 400
+        response = other_process.post(f"/perspective/v1alpha1/{path}", query_string={"key": site["key"]},
+                                      json=PERSPECTIVE_BODY)
+        assert (response.status_code, response.get_json()["error"]["status"]) == (400, "INVALID_ARGUMENT"), path
     assert other_process.get(f"/api/v1/comments/{comment_id}", headers=bearer(new_key)).status_code == 200
     with app.extensions["sessions"]() as session:
         assert session.scalar(select(Comment.status).where(Comment.public_id == comment_id)) == "pending"
@@ -280,11 +286,13 @@ def test_every_route_without_csrf_ignores_the_login_cookie(app, client, site, ma
     assert log_in(client, "ayu", ADMIN_PASSWORD).status_code == 303
     before = state_of(app.extensions["sessions"])
     exempt = {route for route in unsafe_routes(app) if route[2] not in ("workspace", "ops", "pages")}
-    assert {blueprint for _, _, blueprint in exempt} == {"api", "authors", "callbacks_api", "moderator_api", "widget"}
-    for rule, method, _ in sorted(exempt):
+    assert {blueprint for _, _, blueprint in exempt} == {"api", "authors", "callbacks_api", "moderator_api",
+                                                         "perspective", "widget"}
+    for rule, method, blueprint in sorted(exempt):
         url = fill(rule, comment_id=comment_id, username="ayu", slug="poros-warta", site_slug="poros-warta",
                    article_id="rusia-as-dialog", prefix="000000000000")
-        body = BODIES.get((rule, method), {"action": "approve", "ids": [comment_id]})
+        body = PERSPECTIVE_BODY if blueprint == "perspective" else BODIES.get((rule, method), {
+            "action": "approve", "ids": [comment_id]})
         response = client.open(url, method=method, json=body, headers={"Origin": "https://evil.example"})
         assert response.status_code in (401, 403), (method, url, response.status_code)
     assert state_of(app.extensions["sessions"]) == before
@@ -401,6 +409,9 @@ def test_no_secret_or_email_in_any_log_line_error_answer_or_metric(app, client, 
         call("post", "/api/v1/site/callbacks/events/replay", json={"state": "failed"}, headers=site["auth"])
         SimpleWorker([Queue("callbacks", connection=redis)], connection=redis).work(burst=True, with_scheduler=False)
         call("post", "/api/v1/authors/export", json={"email": EMAIL}, headers=site["auth"])
+        for path in ("comments:analyze", "comments:suggestscore"):  # the key in the query string, as Coral sends it
+            call("post", f"/perspective/v1alpha1/{path}?key={site['key']}", json=PERSPECTIVE_BODY)  # 503, 200
+            call("post", f"/perspective/v1alpha1/{path}?key={site['key']}Q", json=PERSPECTIVE_BODY)  # 400
         call("post", "/api/v1/authors/erase", json={"email": EMAIL}, headers=site["auth"])
         call("get", "/metrics", headers=bearer(METRICS_TOKEN + "x"))
         metrics = call("get", "/metrics", headers=bearer(METRICS_TOKEN))
@@ -423,7 +434,7 @@ def test_no_secret_or_email_in_any_log_line_error_answer_or_metric(app, client, 
     assert [name for name, secret in private.items() if secret.lower() in logged] == [], "a log line holds it"
     assert len(caplog.records) > 20
     errors = [(method, url, response) for method, url, response in answers if response.status_code >= 400]
-    assert {response.status_code for _, _, response in errors} >= {401, 409, 422}
+    assert {response.status_code for _, _, response in errors} >= {400, 401, 409, 422, 503}
     for method, url, response in errors:
         text = (response.get_data(as_text=True) + str(response.headers)).lower()
         assert [name for name, secret in private.items() if secret.lower() in text] == [], (method, url)

@@ -5,6 +5,7 @@ and the RQ worker class that reports on its jobs.
 `model` loads a check's artifact once (run_worker loads them all before any work).
 """
 import logging
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,7 @@ from moderation.callbacks import init_worker
 from moderation.counters import count_after_commit, record
 from moderation.db import connect
 from moderation.jobs import CheckQueues, connect_redis
+from moderation.perspective import ANALYZE_JOB
 from moderation.privacy import Vault
 from moderation.settings import Settings
 from moderation.tables import CHECKS
@@ -96,27 +98,44 @@ class Worker(SimpleWorker):
         super().register_death()
 
     def handle_job_success(self, job, queue, started_job_registry, execution):
+        deleted = self.deleted_analysis(job)
         super().handle_job_success(job, queue, started_job_registry, execution)
+        self.drop_given_up_analysis(job, deleted)
         result = getattr(job, "_result", None)  # the job's return value, as RQ just stored it
         skipped = result.get("skipped") if isinstance(result, dict) else None
         self.report_job(job, queue.name, "done", skipped=skipped)
 
     def handle_job_failure(self, job, queue, started_job_registry=None, exc_string="", execution=None):
         retry = job.should_retry and self._stopped_job_id != job.id
+        deleted = self.deleted_analysis(job)
         super().handle_job_failure(job, queue, started_job_registry, exc_string, execution)
+        self.drop_given_up_analysis(job, deleted)
         self.report_job(job, queue.name, "retried" if retry else "failed", error=last_line(exc_string))
+
+    def deleted_analysis(self, job) -> bool:
+        """A Perspective job that its request deleted while it ran (a heartbeat re-creates the
+        job's key meanwhile; its `data`, the text, it does not)."""
+        return job.func_name == ANALYZE_JOB and not self.connection.hexists(job.key, "data")
+
+    def drop_given_up_analysis(self, job, deleted: bool) -> None:
+        """RQ has just saved the job again, text and all: delete it when its request deleted
+        it or gives up by now (its deadline, the job's third argument, has passed), as nobody
+        will read the result."""
+        if job.func_name == ANALYZE_JOB and (deleted or time.time() > job.args[2]):
+            job.delete()
 
     def report_job(self, job, queue: str, outcome: str, **details) -> None:
         seconds = (job.ended_at - job.started_at).total_seconds() if job.started_at and job.ended_at else None
         level = logging.INFO if outcome == "done" else logging.WARNING
+        analysis = job.func_name == ANALYZE_JOB  # its argument is a text, never logged
         subject = "event_id" if queue == CALLBACKS else "comment_id"  # what job.args[0] names
         log.log(level, "%s %s %s", queue, job.id, outcome, extra={
-            "job_id": job.id, "queue": queue, subject: str(job.args[0]) if job.args else None,
+            "job_id": job.id, "queue": queue, subject: str(job.args[0]) if job.args and not analysis else None,
             "outcome": outcome, "duration_ms": round(seconds * 1000, 2) if seconds is not None else None,
             **{key: value for key, value in details.items() if value},
         })
         writes = [("add", "jobs", (queue, outcome), 1)]
-        if queue in CHECKS and outcome == "done" and seconds is not None:
+        if queue in CHECKS and outcome == "done" and seconds is not None and not analysis:
             writes.append(("observe", "check_seconds", (queue,), seconds))
         if queue == CALLBACKS:
             writes.append(("add", "deliveries", ("skipped" if details.get("skipped") else DELIVERIES[outcome],), 1))
