@@ -23,7 +23,6 @@ or 429, a lost comment or a duplicate.
 """
 import argparse
 import collections
-import json
 import resource
 import sys
 import threading
@@ -39,7 +38,7 @@ from bench.soak import (  # noqa: E402
     GAVE_UP, POSTGRES_URL, Fleet, Load, Progress, explain_lost, latency_summary, ms, read_outcome, reader_comment,
     realistic_limits, sec, timeline, wait_for_drain,
 )
-from bench.stack import CpuMeter, Stack, machine, machine_line, markdown_table, percentile  # noqa: E402
+from bench.stack import CpuMeter, Stack, machine_line, markdown_table, percentile, run_and_report  # noqa: E402
 from moderation import fleet  # noqa: E402
 from moderation.tables import CHECKS  # noqa: E402
 
@@ -260,18 +259,7 @@ def main() -> None:
     if not (0 < args.seconds <= 600 and 0 < args.rate <= 20_000 and 1 <= args.connections <= 512
             and 0 <= args.bots < 1):
         parser.error("--seconds in (0, 600], --rate in (0, 20000], --connections in [1, 512], --bots in [0, 1)")
-    info = machine()
-    try:
-        data = run(args)
-    except KeyboardInterrupt:
-        print("interrupted; every process this benchmark started was stopped", file=sys.stderr)
-        raise SystemExit(130) from None
-    markdown = report(info, data)
-    print(markdown)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"benchmark": "burst", "machine": info, **data, "markdown": markdown},
-                                        indent=2, ensure_ascii=False, default=str) + "\n")
+    data = run_and_report("burst", run, report, args)
     r = data["results"]
     if not r["only_202_or_429"] or r["client_errors"] or r["lost"] or r["duplicate_decisions"] \
             or r["duplicate_check_results"]:

@@ -42,7 +42,7 @@ from sqlalchemy import create_engine, func, select
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import corpus  # noqa: E402
-from bench.stack import ROOT, CpuMeter, Stack, machine, machine_line, markdown_table, percentile  # noqa: E402
+from bench.stack import ROOT, CpuMeter, Stack, machine_line, markdown_table, percentile, run_and_report  # noqa: E402
 from moderation import fleet  # noqa: E402
 from moderation.decisions import ACTOR  # noqa: E402
 from moderation.limits import MESSAGES  # noqa: E402
@@ -676,18 +676,7 @@ def main() -> None:
     args = parser.parse_args()
     if not (0 < args.minutes <= 24 * 60 and 0 < args.rate <= 5000 and 1 <= args.connections <= 256):
         parser.error("--minutes in (0, 1440], --rate in (0, 5000], --connections in [1, 256]")
-    info = machine()
-    try:
-        data = run(args)
-    except KeyboardInterrupt:
-        print("interrupted; every process this benchmark started was stopped", file=sys.stderr)
-        raise SystemExit(130) from None
-    markdown = report(info, data)
-    print(markdown)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"benchmark": "soak", "machine": info, **data, "markdown": markdown},
-                                        indent=2, ensure_ascii=False, default=str) + "\n")
+    data = run_and_report("soak", run, report, args)
     r = data["results"]
     if r["lost"] or r["duplicate_decisions"] or r["duplicate_check_results"]:
         raise SystemExit(1)

@@ -10,6 +10,7 @@ it created.
 import contextlib
 import ctypes
 import datetime
+import json
 import os
 import platform
 import secrets
@@ -50,6 +51,25 @@ def machine() -> dict:
         "python": platform.python_version(),
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
+
+
+def run_and_report(name: str, run, report, args) -> dict:
+    """A long benchmark's end: `run(args)` (Ctrl-C stops every process it started), its
+    Markdown `report(machine, data)` printed, and everything written to `--json` if asked.
+    Returns the run's data."""
+    info = machine()
+    try:
+        data = run(args)
+    except KeyboardInterrupt:
+        print("interrupted; every process this benchmark started was stopped", file=sys.stderr)
+        raise SystemExit(130) from None
+    markdown = report(info, data)
+    print(markdown)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"benchmark": name, "machine": info, **data, "markdown": markdown},
+                                        indent=2, ensure_ascii=False, default=str) + "\n")
+    return data
 
 
 def machine_line(info: dict) -> str:

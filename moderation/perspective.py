@@ -29,7 +29,7 @@ from sqlalchemy import delete
 from . import db
 from .db import transaction
 from .errors import PerspectiveError, Unauthorized
-from .languages import SUPPORTED, detect_language
+from .languages import SUPPORTED, choose_language
 from .sites import authenticate
 from .submissions import read_policy
 from .tables import SuggestedScore
@@ -71,7 +71,7 @@ def analyze():
     site = authenticated_site()
     body = read_body()
     analysis = parse_analysis(body)
-    language = detect_language(analysis.text, analysis.hint)
+    language = choose_language(analysis.text, analysis.hint)
     unscored = [name for name in analysis.attributes if name not in ATTRIBUTES]
     if unscored:
         raise PerspectiveError(400, f"Attribute {unscored[0]} does not support request languages: {language}",
