@@ -12,7 +12,7 @@ from .errors import GOOGLE_STATUS, PERSPECTIVE_DETAIL
 from .authors_api import AuthorErased, AuthorExport, AuthorRequest
 from .callbacks_api import CallbackIn, EventsQuery, ReplayIn, RotationIn
 from .languages import SUPPORTED
-from .perspective import ATTRIBUTES, MAX_TEXT_BYTES, MAX_TOKEN
+from .perspective_requests import ATTRIBUTES, MAX_TEXT_BYTES, MAX_TOKEN
 from .policy import Policy
 from .schemas import (
     LARGEST_NUMBER, ArticleChange, ArticleView, CommentAccepted, CommentEdit, CommentIn, CommentView, Error, ThreadPage,

@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from moderation.perspective import ATTRIBUTES
+from moderation.perspective_requests import ATTRIBUTES
 
 DOCUMENTED = ("/api/v1", "/widget/v1", "/perspective/v1alpha1")
 PERSPECTIVE = "/perspective/v1alpha1"
