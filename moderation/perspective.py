@@ -21,6 +21,7 @@ import uuid
 from flask import Blueprint, current_app, jsonify
 from redis.exceptions import RedisError
 from rq import Queue, Worker
+from rq.job import Job
 from rq.results import Result
 from sqlalchemy import delete
 
@@ -124,7 +125,7 @@ def score_text(text: str, spans: bool, budget: float) -> dict:
         try:
             result = wait_for_result(redis, job.id, deadline)
         finally:
-            job.delete()
+            delete_analysis(job)
     except RedisError:
         raise PerspectiveError(503, "The job queue is unavailable; retry later.") from None
     if result is None:
@@ -132,6 +133,16 @@ def score_text(text: str, spans: bool, budget: float) -> dict:
     if result.type != Result.Type.SUCCESSFUL:
         raise PerspectiveError(500, "Scoring the comment failed.")
     return result.return_value
+
+
+def delete_analysis(job: Job) -> None:
+    """Delete an analyze job's hash (its text), its result and its place in the queue: plain
+    deletes, safe while a worker runs the job or after it deleted the job itself (RQ's
+    Job.delete is neither). Its id may stay in a registry until RQ's cleanup; it holds no text."""
+    with job.connection.pipeline(transaction=False) as pipe:
+        pipe.lrem(Queue(job.origin, connection=job.connection).key, 0, job.id)
+        pipe.delete(job.key, Result.get_key(job.id))
+        pipe.execute()
 
 
 def wait_for_result(redis, job_id: str, deadline: float) -> Result | None:

@@ -51,7 +51,8 @@ class PerspectiveOptions(Strict):
     quota_per_minute: int = Field(default=6000, ge=0, le=1_000_000,
                                   description="Analyze requests a minute the site may send; over it: 429 (0: no limit).")
     time_budget_ms: int = Field(default=250, ge=50, le=4000,
-                                description="Milliseconds an analyze request may wait for its score; then 503.")
+                                description="Milliseconds an analyze request may wait for its score; then 503 "
+                                            "(Coral Talk gives up after 300 ms by default).")
 
 
 WordList = list[str]

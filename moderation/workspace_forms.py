@@ -152,11 +152,6 @@ SECTION_LABELS = {  # each section's fields, as form fields named <section>_<fie
     "flood_per_site": "Per site", "flood_per_ip": "Per IP address", "flood_per_email": "Per email address",
     "perspective_quota_per_minute": "Analyze requests per minute", "perspective_time_budget_ms": "Time budget (ms)",
 }
-SECTION_HELP = {  # where the policy model describes a field, its description instead
-    "perspective_quota_per_minute": "Over it, a client is answered 429 until the minute ends. 0: no limit.",
-    "perspective_time_budget_ms": "How long an analyze request may wait for a score before it is answered 503. "
-                                  "Coral Talk gives up after 300 ms by default.",
-}
 OBSERVE = {"": "off: apply the policy", "publish": "observe, publish everything", "hold": "observe, hold everything"}
 
 
@@ -171,9 +166,9 @@ def bounds(name: str, model=Policy) -> dict:
             for key, edge in (("min", "ge"), ("max", "le")) if getattr(constraint, edge, None) is not None}
 
 
-def count_field(label: str, name: str, model=Policy, otherwise: str = "") -> IntegerField:
-    """A whole number field, described by the policy model (or `otherwise`), bounded as it is."""
-    return IntegerField(label, validators=[Optional()], description=about(name, model) or otherwise,
+def count_field(label: str, name: str, model=Policy) -> IntegerField:
+    """A whole number field, described and bounded as the policy model has it."""
+    return IntegerField(label, validators=[Optional()], description=about(name, model),
                         render_kw={"type": "number", "step": 1, "inputmode": "numeric", **bounds(name, model)})
 
 
@@ -224,6 +219,6 @@ for _name in CHECKS:
 for _section, _model in SECTIONS.items():
     for _name in _model.model_fields:  # a field without a label fails here, not by a save resetting it
         _field = f"{_section}_{_name}"
-        setattr(PolicyForm, _field, count_field(SECTION_LABELS[_field], _name, _model, SECTION_HELP.get(_field, "")))
+        setattr(PolicyForm, _field, count_field(SECTION_LABELS[_field], _name, _model))
 
 del _name, _edge, _section, _model, _field

@@ -400,4 +400,7 @@ def test_a_publishable_key_opens_no_other_route(app, client, key):
             without = client.open(path, method=method, json={}).status_code
             for headers in ({"Authorization": f"Bearer {key}"}, {"X-Saring-Key": key, "Origin": NEWS}):
                 status = client.open(path, method=method, json={}, headers=headers).status_code
-                assert status == without and not 200 <= status < 400, (method, path)
+                if rule.endpoint.startswith("perspective."):  # as Perspective: no key 403, a key it does not know 400
+                    assert status in (400, without) and not 200 <= status < 400, (method, path)
+                else:
+                    assert status == without and not 200 <= status < 400, (method, path)

@@ -18,7 +18,7 @@ from moderation.callbacks import init_worker
 from moderation.counters import count_after_commit, record
 from moderation.db import connect
 from moderation.jobs import CheckQueues, connect_redis
-from moderation.perspective import ANALYZE_JOB
+from moderation.perspective import ANALYZE_JOB, delete_analysis
 from moderation.privacy import Vault
 from moderation.settings import Settings
 from moderation.tables import CHECKS
@@ -122,7 +122,7 @@ class Worker(SimpleWorker):
         it or gives up by now (its deadline, the job's third argument, has passed), as nobody
         will read the result."""
         if job.func_name == ANALYZE_JOB and (deleted or time.time() > job.args[2]):
-            job.delete()
+            delete_analysis(job)
 
     def report_job(self, job, queue: str, outcome: str, **details) -> None:
         seconds = (job.ended_at - job.started_at).total_seconds() if job.started_at and job.ended_at else None
