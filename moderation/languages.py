@@ -5,16 +5,17 @@ Perspective's clients send a language hint that is often wrong (Coral Talk sends
 every locale it cannot map, Indonesian included), so the text decides: the stopword count
 of `moderation.text.detect_language` (the one the models' features use) over the folded
 text, so disguised words count too. Only a text with no deciding word (a name, a link,
-emoji) takes the hint, when it is Indonesian or English, else Indonesian, the first
-customer's language. Measured on the data sets' held-out parts: `python -m models.languages`."""
+emoji) takes the site's language (its policy's `language`), else the hint when it is
+Indonesian or English, else Indonesian, the first customer's language. Measured on the data sets' held-out parts: `python -m models.languages`."""
 from .text import detect_language, fold
 
 SUPPORTED = ("id", "en")
 
 
-def choose_language(text: str, hint: str | None = None) -> str:
-    """"id" or "en": the text's language, or on a tie the hint (else "id")."""
+def choose_language(text: str, hint: str | None = None, site: str | None = None) -> str:
+    """"id" or "en": the text's language; on a tie the site's language if it has one, else
+    the client's hint, else "id"."""
     found = detect_language(fold(text or ""))
     if found in SUPPORTED:
         return found
-    return hint if hint in SUPPORTED else "id"
+    return next((code for code in (site, hint) if code in SUPPORTED), "id")

@@ -33,6 +33,7 @@ from .perspective_requests import (
     ATTRIBUTES, MAX_TOKEN, Analysis, authenticated_site, optional_string, parse_analysis, read_body, read_context,
     read_suggestions, read_text,
 )
+from .policy import Policy
 from .submissions import read_policy
 from .tables import SuggestedScore
 
@@ -48,14 +49,14 @@ def analyze():
     site = authenticated_site()
     body = read_body()
     analysis = parse_analysis(body)
-    language = choose_language(analysis.text, analysis.hint)
+    policy = read_cached_policy(site.id)
+    language = choose_language(analysis.text, analysis.hint, policy.language)
     unscored = [name for name in analysis.attributes if name not in ATTRIBUTES]
     if unscored:
         raise PerspectiveError(400, f"Attribute {unscored[0]} does not support request languages: {language}",
                                "LANGUAGE_NOT_SUPPORTED_BY_ATTRIBUTE")
-    options = site_options(site.id)
-    count_request(site.id, options.quota_per_minute)
-    outputs = score_text(analysis.text, analysis.spans, options.time_budget_ms / 1000)
+    count_request(site.id, policy.perspective.quota_per_minute)
+    outputs = score_text(analysis.text, analysis.spans, policy.perspective.time_budget_ms / 1000)
     answer = {"attributeScores": attribute_scores(analysis, outputs), "languages": [language],
               "detectedLanguages": [language]}
     if analysis.client_token is not None:
@@ -86,10 +87,10 @@ def suggest_score():
 # -- scoring -----------------------------------------------------------------------------------
 
 
-def site_options(site_id: int):
+def read_cached_policy(site_id: int) -> Policy:
     settings = current_app.config["SETTINGS"]
     return read_policy(db.engine(), site_id, current_app.extensions.setdefault("policies", {}),
-                       settings.site_cache_seconds).perspective
+                       settings.site_cache_seconds)
 
 
 def count_request(site_id: int, per_minute: int) -> None:

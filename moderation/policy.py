@@ -88,6 +88,9 @@ class Policy(Strict):
         default=None, description="Record what the policy would decide but publish (or hold) everything.")
     flood: FloodLimits = Field(default_factory=FloodLimits)
     perspective: PerspectiveOptions = Field(default_factory=PerspectiveOptions)
+    language: Literal["id", "en"] | None = Field(
+        default=None, description="The site's language: a text with no word that tells Indonesian from English is "
+                                  "taken to be in it (the Perspective API's answers; none: the client's hint).")
     erase: Literal["anonymise", "remove"] = Field(
         default="anonymise", description="What erasing an author does to their comments.")
     allow_private_callbacks: bool = Field(

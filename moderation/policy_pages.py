@@ -117,7 +117,7 @@ def form_data(policy: Policy, version: int) -> dict:
     """A policy as the form's fields."""
     data = policy.model_dump(mode="json")
     fields = {name: data[name] for name in PLAIN}
-    fields.update(version=str(version), observe=data["observe"] or "")
+    fields.update(version=str(version), observe=data["observe"] or "", language=data["language"] or "")
     fields.update((name, "\n".join(data[name])) for name in LISTS)
     fields.update((f"fail_{check}", data["fail"][check]) for check in CHECKS)
     fields.update((f"{section}_{name}", value) for section in SECTIONS for name, value in data[section].items())
@@ -130,6 +130,7 @@ def policy_data(form: PolicyForm) -> dict:
     """The policy's JSON from the form; a blank number is left out, so its default applies."""
     data = {name: form[name].data for name in PLAIN if form[name].data is not None}
     data["observe"] = form.observe.data or None
+    data["language"] = form.language.data or None
     data.update((name, [line.strip() for line in form[name].data.splitlines() if line.strip()]) for name in LISTS)
     data["fail"] = {check: form[f"fail_{check}"].data for check in CHECKS}
     data.update((section, {name: form[f"{section}_{name}"].data for name in model.model_fields

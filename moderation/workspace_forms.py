@@ -203,6 +203,8 @@ class PolicyForm(FlaskForm):
     erase = SelectField("Erasing an author", choices=options((("anonymise", "anonymise their comments"),
                                                               ("remove", "remove their comments"))),
                         description=about("erase"))
+    language = SelectField("Site language", choices=options((("", "none: the client's hint"), ("id", "Indonesian"),
+                                                              ("en", "English"))), description=about("language"))
     allow_private_callbacks = BooleanField("Allow private callback addresses",
                                            description=about("allow_private_callbacks"))
 

@@ -66,3 +66,10 @@ def test_accuracy_on_the_held_out_data_stays_above_its_floor():
         for language, (measured, floor) in floors.items():
             accuracy = result["languages"][language][reading]["accuracy"]
             assert accuracy >= floor, f"{language}, hint {reading}: {accuracy:.1%} (measured {measured:.1%})"
+
+
+def test_a_text_with_no_deciding_word_takes_the_sites_language_before_the_hint():
+    assert choose_language("🔥🔥 https://t.co/x", "en", "id") == "id"
+    assert choose_language("🔥🔥 https://t.co/x", "id", "en") == "en"
+    assert choose_language("🔥🔥 https://t.co/x", "en", None) == "en"
+    assert choose_language("Kamu tidak tahu apa-apa soal ini", "en", "en") == "id"  # the text decides first

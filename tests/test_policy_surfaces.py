@@ -224,7 +224,7 @@ EVERY_FIELD = {  # a policy in which no field has its default
     "link_cap": 3, "link_domains_allow": ["poroswarta.example"], "link_domains_deny": ["judi.example"],
     "trusted_after": 5, "trusted_relief": 0.2, "fail": {"spam": "open", "toxicity": "open"}, "auto_close_days": 30,
     "observe": "publish", "flood": {"per_site": 100, "per_ip": 3, "per_email": 2},
-    "perspective": {"quota_per_minute": 60, "time_budget_ms": 1000}, "erase": "remove",
+    "perspective": {"quota_per_minute": 60, "time_budget_ms": 1000}, "language": "en", "erase": "remove",
     "allow_private_callbacks": True,
 }
 
