@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import corpus  # noqa: E402
 from bench.stack import (ROOT, SITE_SLUG, CpuMeter, Stack, cpu_seconds, machine_line,  # noqa: E402
-                         markdown_table, percentile, run_and_report)
+                         markdown_table, percentile, run_and_report, thread_connection)
 from moderation.policy import PerspectiveOptions  # noqa: E402
 
 CONFIG = ROOT / "deploy" / "gunicorn.conf.py"
@@ -106,10 +106,7 @@ class Client:
 
     def post(self, index: int) -> tuple[float, int | None, str, str | None]:
         """(latency s, status, kind, detected language) of one request."""
-        connection = getattr(self.local, "connection", None)
-        if connection is None:
-            connection = self.local.connection = http.client.HTTPConnection(
-                self.address.hostname, self.address.port, timeout=10)
+        connection = thread_connection(self.local, self.address)
         started = time.perf_counter()
         try:
             connection.request("POST", self.path, self.bodies[index % len(self.bodies)], self.headers)

@@ -29,7 +29,8 @@ from sqlalchemy import create_engine, func, select
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import corpus  # noqa: E402
-from bench.stack import CpuMeter, Stack, cpu_seconds, machine, machine_line, markdown_table, percentile  # noqa: E402
+from bench.stack import (CpuMeter, Stack, cpu_seconds, machine, machine_line, markdown_table, percentile,  # noqa: E402
+                         thread_connection)
 from moderation.tables import CHECKS, CheckResult, Comment  # noqa: E402
 
 TARGET_P50_MS = 50.0
@@ -47,10 +48,7 @@ class Submitter:
         self.pool = concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="submit")
 
     def post(self, body: dict) -> dict:
-        connection = getattr(self.local, "connection", None)
-        if connection is None:
-            connection = self.local.connection = http.client.HTTPConnection(
-                self.address.hostname, self.address.port, timeout=10)
+        connection = thread_connection(self.local, self.address)
         started = time.perf_counter()
         try:
             connection.request("POST", "/api/v1/comments", json.dumps(body).encode(), self.headers)

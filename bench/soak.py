@@ -42,7 +42,8 @@ from sqlalchemy import create_engine, func, select
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import corpus  # noqa: E402
-from bench.stack import ROOT, CpuMeter, Stack, machine_line, markdown_table, percentile, run_and_report  # noqa: E402
+from bench.stack import (ROOT, CpuMeter, Stack, machine_line, markdown_table, percentile, run_and_report,  # noqa: E402
+                         thread_connection)
 from moderation import fleet  # noqa: E402
 from moderation.decisions import ACTOR  # noqa: E402
 from moderation.limits import MESSAGES  # noqa: E402
@@ -242,10 +243,7 @@ class Load:
         if lag > self.give_up:
             self.answers.append((due - origin, lag, None, None, GAVE_UP))
             return
-        connection = getattr(self.local, "connection", None)
-        if connection is None:
-            connection = self.local.connection = http.client.HTTPConnection(
-                self.address.hostname, self.address.port, timeout=30)
+        connection = thread_connection(self.local, self.address, timeout=30)
         started = time.perf_counter()
         try:
             connection.request("POST", "/api/v1/comments", json.dumps(self.body(index)).encode(), self.headers)

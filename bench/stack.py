@@ -10,6 +10,7 @@ it created.
 import contextlib
 import ctypes
 import datetime
+import http.client
 import json
 import os
 import platform
@@ -20,6 +21,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -70,6 +72,15 @@ def run_and_report(name: str, run, report, args) -> dict:
         args.json.write_text(json.dumps({"benchmark": name, "machine": info, **data, "markdown": markdown},
                                         indent=2, ensure_ascii=False, default=str) + "\n")
     return data
+
+
+def thread_connection(local: threading.local, address, timeout: float = 10) -> http.client.HTTPConnection:
+    """This thread's keep-alive connection to `address` (a urlsplit result), opened on first
+    use (http.client reconnects a closed one by itself)."""
+    connection = getattr(local, "connection", None)
+    if connection is None:
+        connection = local.connection = http.client.HTTPConnection(address.hostname, address.port, timeout=timeout)
+    return connection
 
 
 def machine_line(info: dict) -> str:
