@@ -35,10 +35,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import corpus  # noqa: E402
 from bench.soak import (  # noqa: E402
-    GAVE_UP, POSTGRES_URL, Fleet, Load, Progress, explain_lost, latency_summary, ms, read_outcome, reader_comment,
-    realistic_limits, sec, timeline, wait_for_drain,
+    GAVE_UP, POSTGRES_URL, Fleet, Load, Progress, decision_rows, explain_lost, latency_summary, ms, read_outcome,
+    reader_comment, realistic_limits, sec, timeline, wait_for_drain,
 )
-from bench.stack import CpuMeter, Stack, machine_line, markdown_table, percentile, run_and_report  # noqa: E402
+from bench.stack import CpuMeter, Stack, machine_line, markdown_table, met, percentile, run_and_report  # noqa: E402
 from moderation import fleet  # noqa: E402
 from moderation.tables import CHECKS  # noqa: E402
 
@@ -169,7 +169,6 @@ def run(args) -> dict:
 
 def report(info: dict, data: dict) -> str:
     s, r = data["settings"], data["results"]
-    met = lambda ok: "✅ yes" if ok else "❌ no"  # noqa: E731
     kinds = r["answers_by_kind"]
     refused = {kind.removeprefix("HTTP 429 (").removesuffix(" limit)"): n for kind, n in kinds.items()
                if kind.startswith("HTTP 429")}
@@ -200,13 +199,7 @@ def report(info: dict, data: dict) -> str:
         ["Time to drain after the burst", sec(r["drain_s"]) if r["drain_s"] is not None
          else "not drained: stuck or out of time", "", ""],
         ["Accepted / decided", f"{r['accepted']:,} / {r['decided']:,}", "", ""],
-        ["Lost (accepted, never decided)", f"{r['lost']:,}", "0", met(r["lost"] == 0)],
-        ["Duplicates: a 2nd automated decision / a 2nd check result",
-         f"{r['duplicate_decisions']} / {r['duplicate_check_results']}", "0 / 0",
-         met(r["duplicate_decisions"] == r["duplicate_check_results"] == 0)],
-        ["Submit-to-decision p50 / p99 / max", " / ".join(sec(r[f"decision_{p}_s"]) for p in ("p50", "p99", "max")),
-         "", ""],
-        ["Decisions/s, first submission to last decision", f"{r['decided_per_s'] or 0:.1f}", "", ""],
+        *decision_rows(r),
         ["Decided by the fail policy / failed jobs left", f"{r['fail_policy_decisions']} / {r['failed_jobs']}", "", ""],
         ["Client CPU (pacing, HTTP)", f"{r['client_cpu_pct_of_core']:.0f} % of one core", "", ""],
         ["CPU busy during the burst: machine / other processes (PostgreSQL among them) / stolen",

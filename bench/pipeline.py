@@ -29,8 +29,8 @@ from sqlalchemy import create_engine, func, select
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import corpus  # noqa: E402
-from bench.stack import (CpuMeter, Stack, cpu_seconds, machine, machine_line, markdown_table, percentile,  # noqa: E402
-                         thread_connection)
+from bench.stack import (CpuMeter, Stack, cpu_seconds, machine, machine_line, markdown_table, met,  # noqa: E402
+                         percentile, thread_connection)
 from moderation.tables import CHECKS, CheckResult, Comment  # noqa: E402
 
 TARGET_P50_MS = 50.0
@@ -251,7 +251,6 @@ def run(args) -> tuple[dict, dict]:
 
 def report(info: dict, settings: dict, results: dict) -> tuple[str, dict]:
     p50, p99 = results["decision_p50_ms"], results["decision_p99_ms"]
-    met = lambda ok: "✅ yes" if ok else "❌ no"  # noqa: E731
     ms = lambda value: "–" if value is None else f"{value:.1f} ms"  # noqa: E731
     cpu = results["worker_cpu_ms_per_check"]
     outcomes = "; ".join(

@@ -42,8 +42,8 @@ from sqlalchemy import create_engine, func, select
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import corpus  # noqa: E402
-from bench.stack import (ROOT, CpuMeter, Stack, machine_line, markdown_table, percentile, run_and_report,  # noqa: E402
-                         thread_connection)
+from bench.stack import (ROOT, CpuMeter, Stack, machine_line, markdown_table, met, percentile,  # noqa: E402
+                         run_and_report, thread_connection)
 from moderation import fleet  # noqa: E402
 from moderation.decisions import ACTOR  # noqa: E402
 from moderation.limits import MESSAGES  # noqa: E402
@@ -438,6 +438,20 @@ def timeline(answers: list[tuple], latency_of: dict[str, float], bucket: float) 
     return rows
 
 
+def decision_rows(r: dict) -> list[list[str]]:
+    """The rows every load benchmark reports on what became of the accepted comments: lost,
+    duplicated, how long to a decision, decisions a second."""
+    return [
+        ["Lost (accepted, never decided)", f"{r['lost']:,}", "0", met(r["lost"] == 0)],
+        ["Duplicates: a 2nd automated decision / a 2nd check result",
+         f"{r['duplicate_decisions']} / {r['duplicate_check_results']}", "0 / 0",
+         met(r["duplicate_decisions"] == r["duplicate_check_results"] == 0)],
+        ["Submit-to-decision p50 / p99 / max", " / ".join(sec(r[f"decision_{p}_s"]) for p in ("p50", "p99", "max")),
+         "", ""],
+        ["Decisions/s, first submission to last decision", f"{r['decided_per_s'] or 0:.1f}", "", ""],
+    ]
+
+
 def sec(value: float | None) -> str:
     """Seconds as text: '340 ms', '12.5 s', '–' for none."""
     return "–" if value is None else (f"{value * 1000:.0f} ms" if value < 1 else f"{value:.1f} s")
@@ -568,7 +582,6 @@ def run(args) -> dict:
 
 def report(info: dict, data: dict) -> str:
     s, r = data["settings"], data["results"]
-    met = lambda ok: "✅ yes" if ok else "❌ no"  # noqa: E731
     kills = r["kills"]
     killed_jobs = [k for k in kills if k["job"]]
     schedulers = [k for k in kills if k["ran_scheduler"]]
@@ -582,13 +595,7 @@ def report(info: dict, data: dict) -> str:
         ["Decided", f"{r['decided']:,} " + (f"(queues drained {r['drain_s']:.0f} s after the load)"
                                              if r["drain_s"] is not None
                                              else "(not drained: stuck or out of time)"), "", ""],
-        ["Lost (accepted, never decided)", f"{r['lost']:,}", "0", met(r["lost"] == 0)],
-        ["Duplicates: a 2nd automated decision / a 2nd check result",
-         f"{r['duplicate_decisions']} / {r['duplicate_check_results']}", "0 / 0",
-         met(r["duplicate_decisions"] == r["duplicate_check_results"] == 0)],
-        ["Submit-to-decision p50 / p99 / max", " / ".join(sec(r[f"decision_{p}_s"]) for p in ("p50", "p99", "max")),
-         "", ""],
-        ["Decisions/s, first submission to last decision", f"{r['decided_per_s'] or 0:.1f}", "", ""],
+        *decision_rows(r),
         ["202 latency p50 / p99 / max", f"{http['p50_ms']} / {http['p99_ms']} / {http['max_ms']} ms", "", ""],
         ["Other answers and errors", errors, "", ""],
         ["Check workers SIGKILLed: in all / mid-job / running their queue's RQ scheduler / job retried after",

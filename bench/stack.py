@@ -83,6 +83,11 @@ def thread_connection(local: threading.local, address, timeout: float = 10) -> h
     return connection
 
 
+def met(ok: bool) -> str:
+    """A target's verdict in a table."""
+    return "✅ yes" if ok else "❌ no"
+
+
 def machine_line(info: dict) -> str:
     return (f"{info['date']} · {info['nproc']} cores ({info['cpu_model']}) · Linux {info['kernel']} · "
             f"Python {info['python']}")

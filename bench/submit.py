@@ -33,7 +33,8 @@ from redis import Redis
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import corpus  # noqa: E402
-from bench.stack import CpuMeter, Stack, cpu_seconds, machine, machine_line, markdown_table, percentile  # noqa: E402
+from bench.stack import (CpuMeter, Stack, cpu_seconds, machine, machine_line, markdown_table, met,  # noqa: E402
+                         percentile)
 
 PATH = "/api/v1/comments"
 APPS = {"bare": "bench.bare_app:create_app()", "real": "moderation:create_app()"}
@@ -280,7 +281,6 @@ def report(info: dict, settings: dict, results: dict) -> tuple[str, dict]:
         for which, r in (("bare", bare), ("real", real))
     ]
     generator_share = max(bare["generator_cpu_share"], real["generator_cpu_share"])
-    mark = lambda met: "✅ yes" if met else "❌ no"  # noqa: E731
     lines = [
         f"### Submission: `POST {PATH}` vs a bare Flask endpoint",
         "",
@@ -302,8 +302,8 @@ def report(info: dict, settings: dict, results: dict) -> tuple[str, dict]:
         "",
         markdown_table(
             ["Target", "Measured", "Met"],
-            [[f"Saring requests/s {targets['ratio']['target']}", f"{ratio:.1%}", mark(targets["ratio"]["met"])],
-             [f"Saring p99 {targets['p99_ms']['target']}", f"{p99:.1f} ms", mark(targets["p99_ms"]["met"])]],
+            [[f"Saring requests/s {targets['ratio']['target']}", f"{ratio:.1%}", met(targets["ratio"]["met"])],
+             [f"Saring p99 {targets['p99_ms']['target']}", f"{p99:.1f} ms", met(targets["p99_ms"]["met"])]],
             align="lrl",
         ),
     ]
