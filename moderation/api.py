@@ -13,7 +13,7 @@ from .comments import edit_comment, get_comment, list_thread, withdraw_comment
 from .db import transaction
 from .errors import InvalidFields, MalformedBody, SiteNotFound, UnsupportedMediaType
 from .limits import FloodLimiter
-from .policy import site_policy
+from .policy import Policy, site_policy
 from .privacy import mask_email
 from .schemas import (
     LARGEST_NUMBER, ArticleChange, CommentEdit, CommentIn, can_store, field_errors, idempotency_key,
@@ -47,8 +47,7 @@ def accept_submission(site: SiteRef, data: CommentIn, key: str | None = None) ->
             replay = find_replay(connection, site, key, data, author)
         if replay is not None:
             return replay
-    policy = read_policy(engine, site.id, extensions.setdefault("policies", {}),
-                         current_app.config["SETTINGS"].site_cache_seconds)
+    policy = read_cached_policy(site.id)
     flood_limiter().check(site.id, policy.flood, author)
     accepted = accept_comment(engine, site, data, extensions["vault"], extensions.setdefault("articles", {}),
                               policy=policy, author=author, idempotency_key=key)
@@ -182,6 +181,12 @@ def read_idempotency_key() -> str | None:
         return idempotency_key(request.headers.get("Idempotency-Key"))
     except ValueError as error:
         raise InvalidFields("Bad Idempotency-Key header.", {"Idempotency-Key": str(error)}) from None
+
+
+def read_cached_policy(site_id: int) -> Policy:
+    """The site's policy, as this process last read it within `site_cache_seconds`."""
+    return read_policy(db.engine(), site_id, current_app.extensions.setdefault("policies", {}),
+                       current_app.config["SETTINGS"].site_cache_seconds)
 
 
 def flood_limiter() -> FloodLimiter:

@@ -25,7 +25,7 @@ from rq.job import Job
 from rq.results import Result
 from sqlalchemy import delete
 
-from . import db
+from .api import read_cached_policy
 from .db import transaction
 from .errors import PerspectiveError
 from .languages import choose_language
@@ -33,8 +33,6 @@ from .perspective_requests import (
     ATTRIBUTES, MAX_TOKEN, Analysis, authenticated_site, optional_string, parse_analysis, read_body, read_context,
     read_suggestions, read_text,
 )
-from .policy import Policy
-from .submissions import read_policy
 from .tables import SuggestedScore
 
 bp = Blueprint("perspective", __name__, url_prefix="/perspective/v1alpha1")
@@ -85,12 +83,6 @@ def suggest_score():
 
 
 # -- scoring -----------------------------------------------------------------------------------
-
-
-def read_cached_policy(site_id: int) -> Policy:
-    settings = current_app.config["SETTINGS"]
-    return read_policy(db.engine(), site_id, current_app.extensions.setdefault("policies", {}),
-                       settings.site_cache_seconds)
 
 
 def count_request(site_id: int, per_minute: int) -> None:

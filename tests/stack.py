@@ -45,6 +45,14 @@ EXAMPLES = {"deploy/production.env": ROOT / "deploy/production.env.example",
 SITE = "poros-warta"
 ARTICLE = {"article_id": "dialog-rusia-as", "article_title": "Rusia dan Amerika Serikat: Upaya Memulihkan Dialog",
            "article_url": "https://poroswarta.example/dialog-rusia-as"}
+BENIGN = [  # comments every check approves, Indonesian and English
+    "Semoga dialog kedua negara membawa perdamaian yang nyata.",
+    "Terima kasih atas liputannya, sangat membantu memahami konteks.",
+    "Artikel yang bagus. Apakah ada data pembanding dari tahun lalu?",
+    "Thanks for the balanced reporting, both sides are quoted.",
+    "Could you link the original report? I would like the full numbers.",
+    "Harga beras di pasar dekat rumah naik lagi minggu ini.",
+]
 
 
 # -- commands and their environment -----------------------------------------------------------

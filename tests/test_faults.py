@@ -34,7 +34,7 @@ from sqlalchemy import bindparam, create_engine, text
 from conftest import RedisServer
 from models.scoring import ARTIFACTS
 from moderation.jobs import FAILURE_CALLBACK_TIMEOUT
-from stack import (Processes, call, compose_env, create_site, fetch, flask_argv, private_postgres, service_argv,
+from stack import (BENIGN, Processes, call, compose_env, create_site, fetch, flask_argv, private_postgres, service_argv,
                    start_web, submit, tally, wait_for)
 
 CHECK_TIMEOUT = 5  # seconds a check may run: a killed worker's job is abandoned soon after
@@ -51,14 +51,6 @@ SETTINGS = {
 }
 READERS = itertools.count(1)
 EVENTS = "select event_id, attempts, last_error, delivered_at from callback_events order by id"
-BENIGN = [
-    "Semoga dialog kedua negara membawa perdamaian yang nyata.",
-    "Terima kasih atas liputannya, sangat membantu memahami konteks.",
-    "Artikel yang bagus. Apakah ada data pembanding dari tahun lalu?",
-    "Thanks for the balanced reporting, both sides are quoted.",
-    "Could you link the original report? I would like the full numbers.",
-    "Harga beras di pasar dekat rumah naik lagi minggu ini.",
-]
 
 
 class Stack:

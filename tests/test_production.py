@@ -20,21 +20,13 @@ from prometheus_client.parser import text_string_to_metric_families
 from redis import Redis
 from sqlalchemy import create_engine, text
 
-from stack import (Processes, call, compose_env, create_site, fetch, flask_argv, private_postgres, service_argv,
+from stack import (BENIGN, Processes, call, compose_env, create_site, fetch, flask_argv, private_postgres, service_argv,
                    start_web, wait_for)
 from stack import submit as post_comment
 
 ADMIN, PASSWORD = "ops-admin", "a long admin password"
 HEARTBEAT = 1  # seconds: a killed worker counts as dead after 2 x 1 + 5 s
 CHECK_TIMEOUT = 2  # seconds: a check blocked longer than this fails
-BENIGN = [
-    "Semoga dialog kedua negara membawa perdamaian yang nyata.",
-    "Terima kasih atas liputannya, sangat membantu memahami konteks.",
-    "Artikel yang bagus. Apakah ada data pembanding dari tahun lalu?",
-    "Thanks for the balanced reporting, both sides are quoted.",
-    "Could you link the original report? I would like the full numbers.",
-    "Harga beras di pasar dekat rumah naik lagi minggu ini.",
-]
 
 
 class Browser:
