@@ -6,7 +6,8 @@ every locale it cannot map, Indonesian included), so the text decides: the stopw
 of `moderation.text.detect_language` (the one the models' features use) over the folded
 text, so disguised words count too. Only a text with no deciding word (a name, a link,
 emoji) takes the site's language (its policy's `language`), else the hint when it is
-Indonesian or English, else Indonesian, the first customer's language. Measured on the data sets' held-out parts: `python -m models.languages`."""
+Indonesian or English, else Indonesian, the first customer's language. Measured on the data
+sets' held-out parts: `python -m models.languages`."""
 from .text import detect_language, fold
 
 SUPPORTED = ("id", "en")

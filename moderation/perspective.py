@@ -112,9 +112,9 @@ def score_text(text: str, spans: bool, budget: float) -> dict:
         queue = Queue("toxicity", connection=redis)
         if not Worker.count(connection=redis, queue=queue):
             raise PerspectiveError(503, "No toxicity worker is running; retry later.")
-        job = queue.enqueue(ANALYZE_JOB, text, spans, time.time() + budget, job_id=f"analyze-{uuid.uuid4().hex}", at_front=True,
-                            description="perspective analyze", job_timeout=JOB_TIMEOUT, ttl=math.ceil(budget) + 1,
-                            result_ttl=10, failure_ttl=10)
+        job = queue.enqueue(ANALYZE_JOB, text, spans, time.time() + budget, job_id=f"analyze-{uuid.uuid4().hex}",
+                            at_front=True, description="perspective analyze", job_timeout=JOB_TIMEOUT,
+                            ttl=math.ceil(budget) + 1, result_ttl=10, failure_ttl=10)
         try:
             result = wait_for_result(redis, job.id, deadline)
         finally:

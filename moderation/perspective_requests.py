@@ -155,8 +155,10 @@ def read_context(context) -> dict[str, str]:
     naming them (Coral Talk: {"url", "Coral_comment_id", ...}); nothing otherwise."""
     entries = context.get("entries") if isinstance(context, dict) else None
     for entry in entries if isinstance(entries, list) else []:
+        if not (isinstance(entry, dict) and isinstance(entry.get("text"), str)):
+            continue
         try:
-            named = json.loads(entry["text"]) if isinstance(entry, dict) and isinstance(entry.get("text"), str) else None
+            named = json.loads(entry["text"])
         except ValueError:
             continue
         if isinstance(named, dict):

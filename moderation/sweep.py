@@ -5,10 +5,10 @@ when Redis restarted empty) has no job; the sweeper enqueues it. A job that ende
 RQ's failed registry is not retried forever: its check is recorded as failed, and the
 comment follows the fail policy; unless its last try failed because the database was down
 (`jobs.note_storage_outage`): then it is run again, every sweep, until the database answers,
-so a long outage leaves comments pending instead of sending them to moderators. Callback events are swept the same way: an undelivered
-event with no live delivery job is enqueued again, and one whose job is in the failed
-registry (its worker died before the failure callback ran) is marked failed, unless it, too,
-only waited for the database.
+so a long outage leaves comments pending instead of sending them to moderators. Callback
+events are swept the same way: an undelivered event with no live delivery job is enqueued
+again, and one whose job is in the failed registry (its worker died before the failure
+callback ran) is marked failed, unless it, too, only waited for the database.
 
 A job whose worker died mid-job (killed, out of memory, the host gone) stays `started`
 until its entry in RQ's started registry expires; RQ's own cleanup then retries it, or
